@@ -1,0 +1,33 @@
+import type { Kysely } from 'kysely';
+import type { Database } from '@vigil/db';
+import { BullMqTransport, InProcessTransport, JobRepository, JobRunner } from '@vigil/queue';
+import type { Logger, PlatformEnvironment } from '@vigil/service-kit';
+
+export interface RunningJobSystem {
+  readonly system: JobRunner;
+  readonly description: string;
+  start(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/**
+ * Durable jobs: state in the database, delivery in-process (embedded) or through BullMQ when REDIS_URL
+ * is set, so several worker processes share the work.
+ */
+export async function openJobSystem(
+  environment: PlatformEnvironment,
+  db: Kysely<Database>,
+  log: Logger,
+): Promise<RunningJobSystem> {
+  const logger = log.child({ component: 'jobs' });
+  const transport = environment.REDIS_URL
+    ? new BullMqTransport({ connection: environment.REDIS_URL, concurrency: environment.WORKER_CONCURRENCY, logger })
+    : new InProcessTransport({ concurrency: environment.WORKER_CONCURRENCY, logger });
+  const system = new JobRunner({ store: new JobRepository(db), transport, logger });
+  return {
+    system,
+    description: environment.REDIS_URL ? 'BullMQ (REDIS_URL)' : 'in-process',
+    start: () => system.start(),
+    close: () => system.close(),
+  };
+}

@@ -1,0 +1,132 @@
+import type { ColumnType, Generated, Insertable, Selectable, Updateable } from 'kysely';
+
+/** A timestamp Postgres fills in; readable as Date, writable as Date or omitted. */
+type CreatedAt = ColumnType<Date, Date | undefined, never>;
+type Timestamp = ColumnType<Date, Date | string | undefined, Date | string>;
+type NullableTimestamp = ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
+/** jsonb: read as parsed value, written as JSON text (portable across pg and PGlite). */
+type Json<T> = ColumnType<T, string, string>;
+type NullableJson<T> = ColumnType<T | null, string | null | undefined, string | null>;
+
+export interface ApiKeysTable {
+  id: Generated<string>;
+  name: string;
+  /** First characters of the secret, shown in listings and used to find the row. */
+  prefix: string;
+  /** sha256 of the full secret; keys are 256-bit random, so a slow hash adds nothing. */
+  secret_hash: string;
+  role: string;
+  created_at: CreatedAt;
+  created_by: string;
+  revoked_at: NullableTimestamp;
+  last_used_at: NullableTimestamp;
+}
+
+export interface AuditLogTable {
+  id: Generated<string>;
+  at: CreatedAt;
+  actor_id: string;
+  actor_name: string;
+  action: string;
+  entity_type: string;
+  entity_id: string;
+  before: NullableJson<unknown>;
+  after: NullableJson<unknown>;
+  request_id: string | null;
+}
+
+export interface ImagesTable {
+  /** sha256 of the stored bytes, hex: the image's identity and its object key. */
+  id: string;
+  format: string;
+  width: number;
+  height: number;
+  channels: number;
+  bit_depth: number;
+  byte_size: number;
+  original_name: string | null;
+  line: string | null;
+  station: string | null;
+  camera: string | null;
+  lot: string | null;
+  captured_at: NullableTimestamp;
+  tags: Json<string[]>;
+  created_at: CreatedAt;
+  created_by: string;
+}
+
+export interface ProjectsTable {
+  id: Generated<string>;
+  name: string;
+  description: string | null;
+  created_at: CreatedAt;
+  updated_at: Timestamp;
+  created_by: string;
+}
+
+export interface DatasetsTable {
+  id: Generated<string>;
+  project_id: string;
+  type: string;
+  created_at: CreatedAt;
+  updated_at: Timestamp;
+}
+
+export interface DefectClassRow {
+  name: string;
+  color: string;
+}
+
+export interface DatasetEntriesTable {
+  id: Generated<string>;
+  dataset_id: string;
+  image_id: string;
+  label: string;
+  /** Object key (sha256) of the segmentation mask PNG, if any. */
+  mask_key: string | null;
+  mask_classes: Json<DefectClassRow[]>;
+  source_ref: string | null;
+  created_at: CreatedAt;
+  updated_at: Timestamp;
+}
+
+export interface JobsTable {
+  id: Generated<string>;
+  queue: string;
+  kind: string;
+  status: string;
+  payload: Json<unknown>;
+  progress_done: Generated<number>;
+  progress_total: number | null;
+  progress_step: string | null;
+  summary: NullableJson<unknown>;
+  error: NullableJson<unknown>;
+  attempts: Generated<number>;
+  idempotency_key: string | null;
+  created_by: string;
+  created_at: CreatedAt;
+  started_at: NullableTimestamp;
+  finished_at: NullableTimestamp;
+  updated_at: Timestamp;
+}
+
+export interface Database {
+  api_keys: ApiKeysTable;
+  audit_log: AuditLogTable;
+  images: ImagesTable;
+  projects: ProjectsTable;
+  datasets: DatasetsTable;
+  dataset_entries: DatasetEntriesTable;
+  jobs: JobsTable;
+}
+
+export type ApiKeyRow = Selectable<ApiKeysTable>;
+export type AuditRow = Selectable<AuditLogTable>;
+export type ImageRow = Selectable<ImagesTable>;
+export type NewImageRow = Insertable<ImagesTable>;
+export type ProjectRow = Selectable<ProjectsTable>;
+export type DatasetRow = Selectable<DatasetsTable>;
+export type DatasetEntryRow = Selectable<DatasetEntriesTable>;
+export type NewDatasetEntryRow = Insertable<DatasetEntriesTable>;
+export type DatasetEntryUpdate = Updateable<DatasetEntriesTable>;
+export type JobRow = Selectable<JobsTable>;

@@ -1,0 +1,210 @@
+/**
+ * Engine benchmark: npm run bench -w @vigil/engine -- --dataset <dir> [--json <file>] [config flags]
+ * Config flags (optional, otherwise defaults): --input-size N --backbones a,b --layers mid,deep
+ * --aggregation N --topk N --reweight --coreset R --sigma S
+ */
+import { readFileSync, writeFileSync } from 'node:fs';
+import sharp from 'sharp';
+import { loadModel, trainModel, type AnomalyModel, type EngineConfig, type TrainingImage } from '../src/index';
+import { auroc, aupro, bestF1, confusion, precisionRecallF1 } from '../src/metrics';
+import { loadDataset, type BenchImage } from './datasets';
+
+function arg(name: string): string | undefined {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 ? process.argv[i + 1] : undefined;
+}
+
+function configFromArgs(): Partial<EngineConfig> {
+  const c: Record<string, unknown> = {};
+  const num = (k: string, key: keyof EngineConfig): void => {
+    const v = arg(k);
+    if (v !== undefined) c[key] = Number(v);
+  };
+  num('input-size', 'inputSize');
+  num('aggregation', 'aggregation');
+  num('topk', 'topK');
+  num('coreset', 'coresetRatio');
+  num('sigma', 'sigma');
+  num('max-bank', 'maxBankSize');
+  const b = arg('backbones');
+  if (b) c.backbones = b.split(',');
+  const l = arg('layers');
+  if (l) c.layers = l.split(',');
+  if (process.argv.includes('--reweight')) c.reweight = true;
+  return c as Partial<EngineConfig>;
+}
+
+async function maskRaster(path: string | undefined, w: number, h: number): Promise<Uint8Array> {
+  const out = new Uint8Array(w * h);
+  if (!path) return out;
+  const raw = await sharp(path)
+    .resize(w, h, { fit: 'fill', kernel: 'nearest' })
+    .removeAlpha()
+    .toColourspace('srgb')
+    .raw()
+    .toBuffer();
+  const ch = raw.length / (w * h);
+  for (let i = 0; i < w * h; i++) {
+    let s = 0;
+    for (let c = 0; c < Math.min(3, ch); c++) s += raw[i * ch + c] ?? 0;
+    out[i] = s > 60 ? 1 : 0;
+  }
+  return out;
+}
+
+const pct = (xs: number[], q: number): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor(q * (s.length - 1) + 0.5))] ?? NaN;
+};
+
+async function latency(model: AnomalyModel, bufs: Buffer[], rounds: number): Promise<number[]> {
+  const times: number[] = [];
+  await model.detect(bufs[0] as Buffer);
+  for (let r = 0; r < rounds; r++)
+    for (const b of bufs) {
+      const t = performance.now();
+      await model.detect(b);
+      times.push(performance.now() - t);
+    }
+  return times;
+}
+
+async function main(): Promise<void> {
+  const dir = arg('dataset');
+  if (!dir) {
+    console.error('usage: bench --dataset <dir> [--json <file>]');
+    process.exit(2);
+  }
+  const ds = loadDataset(dir);
+  const read = (i: BenchImage): Buffer => readFileSync(i.path);
+  const trainImages: TrainingImage[] = ds.train.map((i) => ({
+    bytes: read(i),
+    label: i.label,
+    ...(i.maskPath ? { mask: readFileSync(i.maskPath) } : {}),
+  }));
+  const t0 = performance.now();
+  const trained = await trainModel(trainImages, {
+    config: configFromArgs(),
+    ...(ds.classes.length ? { classes: ds.classes } : {}),
+  });
+  const trainSeconds = (performance.now() - t0) / 1000;
+
+  const tl = performance.now();
+  const model = await loadModel(trained.artifact, { threads: 2 });
+  const loadMs = performance.now() - tl;
+
+  const testBufs = ds.test.map(read);
+  const scores: number[] = [];
+  const verdicts: number[] = [];
+  const labels: number[] = [];
+  const pixelScores: number[] = [];
+  const pixelLabels: number[] = [];
+  const proSamples: { map: Float32Array; mask: Uint8Array; width: number; height: number }[] = [];
+  for (const [k, img] of ds.test.entries()) {
+    const r = await model.detect(testBufs[k] as Buffer, { heatmap: false, segmentation: false, anomalyMap: true });
+    scores.push(r.rawScore);
+    verdicts.push(r.isAnomalous ? 1 : 0);
+    labels.push(img.label === 'anomaly' ? 1 : 0);
+    if (img.pixelTruth && r.anomalyMap) {
+      const { data, width, height } = r.anomalyMap;
+      const mask = await maskRaster(img.maskPath, width, height);
+      for (let i = 0; i < data.length; i += 2) {
+        pixelScores.push(data[i] as number);
+        pixelLabels.push(mask[i] as number);
+      }
+      proSamples.push({ map: data, mask, width, height });
+    }
+  }
+  const imageAuroc = auroc(scores, labels);
+  const best = bestF1(scores, labels);
+  const atThr = precisionRecallF1(confusion(verdicts, labels, 0.5));
+  const cm = confusion(verdicts, labels, 0.5);
+  const hasMasks = ds.test.some((t) => t.maskPath);
+  const pixelAuroc = hasMasks ? auroc(pixelScores, pixelLabels) : null;
+  const auproValue = hasMasks ? aupro(proSamples) : null;
+
+  const lat2 = await latency(model, testBufs, 2);
+  const heatTimes: number[] = [];
+  for (const b of testBufs) {
+    const t = performance.now();
+    await model.detect(b, { heatmap: false });
+    heatTimes.push(performance.now() - t);
+  }
+  await model.release();
+  const m1 = await loadModel(trained.artifact, { threads: 1 });
+  const lat1 = await latency(m1, testBufs, 2);
+  // Throughput: two single-threaded models, one per core, fed concurrently.
+  const m1b = await loadModel(trained.artifact, { threads: 1 });
+  const queue = [...testBufs, ...testBufs, ...testBufs, ...testBufs];
+  const tt = performance.now();
+  let done = 0;
+  await Promise.all(
+    [m1, m1b].map(async (m) => {
+      for (let b = queue.shift(); b; b = queue.shift()) {
+        await m.detect(b);
+        done++;
+      }
+    }),
+  );
+  const imagesPerSecond = done / ((performance.now() - tt) / 1000);
+  await m1.release();
+  await m1b.release();
+  const peakRssMb = process.resourceUsage().maxRSS / 1024;
+
+  const result = {
+    dataset: ds.name,
+    layout: ds.layout,
+    split: ds.split,
+    trainImages: ds.train.length,
+    testImages: ds.test.length,
+    config: trained.summary.config,
+    bankRows: trained.summary.bankRows,
+    dims: trained.summary.dims,
+    imageAuroc,
+    pixelAuroc,
+    aupro: auproValue,
+    bestF1: best.f1,
+    f1AtThreshold: atThr.f1,
+    precisionAtThreshold: atThr.precision,
+    recallAtThreshold: atThr.recall,
+    confusion: cm,
+    trainSeconds,
+    modelLoadMs: loadMs,
+    artifactBytes: trained.artifact.length,
+    latencyP50Ms: pct(lat2, 0.5),
+    latencyP95Ms: pct(lat2, 0.95),
+    latency1ThreadP50Ms: pct(lat1, 0.5),
+    latency1ThreadP95Ms: pct(lat1, 0.95),
+    latencyNoHeatmapP50Ms: pct(heatTimes, 0.5),
+    imagesPerSecond,
+    peakRssMb,
+  };
+  const f = (v: number | null, d = 3): string => (v === null || Number.isNaN(v) ? 'n/a' : v.toFixed(d));
+  const rows: [string, string][] = [
+    ['dataset', `${ds.name} (${ds.layout}; ${ds.train.length} train / ${ds.test.length} test)`],
+    ['image AUROC', f(imageAuroc)],
+    ['pixel AUROC', f(pixelAuroc)],
+    ['AUPRO@0.3', f(auproValue)],
+    ['best F1', f(best.f1)],
+    ['F1 at threshold', `${f(atThr.f1)} (tp ${cm.tp} fp ${cm.fp} tn ${cm.tn} fn ${cm.fn})`],
+    ['training s', f(trainSeconds, 2)],
+    ['latency p50/p95 ms, 2 threads', `${f(result.latencyP50Ms, 1)} / ${f(result.latencyP95Ms, 1)}`],
+    ['latency p50/p95 ms, 1 thread', `${f(result.latency1ThreadP50Ms, 1)} / ${f(result.latency1ThreadP95Ms, 1)}`],
+    ['latency p50 ms, no heat map', f(result.latencyNoHeatmapP50Ms, 1)],
+    ['images/s (2 cores)', f(imagesPerSecond, 1)],
+    ['peak RSS MB', f(peakRssMb, 0)],
+    [
+      'model',
+      `${trained.summary.bankRows} x ${trained.summary.dims} fp16, ${(trained.artifact.length / 1e6).toFixed(2)} MB, load ${f(loadMs, 0)} ms`,
+    ],
+  ];
+  const width = Math.max(...rows.map((r) => r[0].length));
+  console.log(rows.map(([k, v]) => `${k.padEnd(width)}  ${v}`).join('\n'));
+  const json = arg('json');
+  if (json) writeFileSync(json, `${JSON.stringify(result, null, 2)}\n`);
+}
+
+main().catch((e: unknown) => {
+  console.error(e);
+  process.exit(1);
+});

@@ -1,0 +1,77 @@
+import { ErrorCode, VigilError } from '@vigil/contracts';
+import { readArtifact, writeArtifact, type ArtifactHeader } from './artifact';
+import { DEFAULT_CONFIG } from './config';
+import { decodeHalf, encodeHalf, fromHalf, toHalf } from './float16';
+
+const header: Omit<ArtifactHeader, 'sections'> = {
+  format: 'vigil-anomaly-model',
+  engineVersion: 'test',
+  createdAt: '2024-01-01T00:00:00.000Z',
+  backbone: { digest: 'abc', licence: 'MIT', channels: 2, stride: 8 },
+  config: { ...DEFAULT_CONFIG, backbones: [...DEFAULT_CONFIG.backbones], layers: [...DEFAULT_CONFIG.layers] },
+  bank: { rows: 3, dims: 2, dtype: 'float16' },
+  threshold: { image: 1, pixel: 1, scale: 0.1, policy: '{"mode":"f1"}' },
+  classes: [{ name: 'crack', color: '#23A436' }],
+  training: { normals: 3 },
+};
+
+describe('float16', () => {
+  it('round-trips exactly representable values and rounds to nearest', () => {
+    for (const v of [0, 1, -2, 0.5, 65504, 2 ** -24, -0.25]) expect(fromHalf(toHalf(v))).toBe(v);
+    expect(fromHalf(toHalf(1 + 2 ** -11))).toBe(1); // tie rounds to even
+    expect(fromHalf(toHalf(1e6))).toBe(Infinity);
+    const xs = Float32Array.of(0.1, 3.14159, -7.5);
+    const back = decodeHalf(encodeHalf(xs));
+    back.forEach((v, i) => expect(Math.abs(v - (xs[i] as number))).toBeLessThan(2e-3 * Math.max(1, Math.abs(v))));
+  });
+});
+
+describe('model artifact', () => {
+  const sections = {
+    bank: encodeHalf(Float32Array.of(1, 2, 3, 4, 5, 6)),
+    neighbours: Int32Array.of(1, 2, 0),
+    prototypes: Float32Array.of(0.5, 0.25),
+  };
+
+  it('writes and reads back the header and sections', () => {
+    const bytes = writeArtifact(header, sections);
+    const { header: h, sections: s } = readArtifact(bytes);
+    expect(h.threshold).toEqual(header.threshold);
+    expect(h.classes).toEqual(header.classes);
+    expect(Array.from(decodeHalf(s.bank))).toEqual([1, 2, 3, 4, 5, 6]);
+    expect(Array.from(s.neighbours)).toEqual([1, 2, 0]);
+    expect(Array.from(s.prototypes)).toEqual([0.5, 0.25]);
+    // reading from an unaligned copy works too
+    const shifted = new Uint8Array(bytes.length + 1);
+    shifted.set(bytes, 1);
+    expect(readArtifact(shifted.subarray(1)).header.bank.rows).toBe(3);
+  });
+
+  const rejects = (bytes: Uint8Array, pattern: RegExp): void => {
+    let caught: unknown;
+    try {
+      readArtifact(bytes);
+    } catch (e) {
+      caught = e;
+    }
+    expect(caught).toBeInstanceOf(VigilError);
+    expect((caught as VigilError).code).toBe(ErrorCode.BadUserInput);
+    expect((caught as VigilError).message).toMatch(pattern);
+  };
+
+  it('rejects corrupt, truncated, foreign and future-version files with typed errors', () => {
+    const bytes = writeArtifact(header, sections);
+    const flipped = Uint8Array.from(bytes);
+    flipped[bytes.length - 40] = (flipped[bytes.length - 40] as number) ^ 0xff;
+    rejects(flipped, /checksum/);
+    rejects(bytes.subarray(0, bytes.length - 10), /checksum/);
+    rejects(new Uint8Array(0), /too short/);
+    rejects(
+      new TextEncoder().encode('PK\u0003\u0004 this is a zip file, not a model at all......'),
+      /not a Vigil model/,
+    );
+    const future = Uint8Array.from(bytes);
+    new DataView(future.buffer).setUint32(8, 99, true);
+    rejects(future, /version 99/);
+  });
+});

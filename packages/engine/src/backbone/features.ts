@@ -1,0 +1,221 @@
+import { createHash } from 'node:crypto';
+import { mkdirSync, readFileSync, renameSync, writeFileSync, existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import * as ort from 'onnxruntime-node';
+import { errors } from '@vigil/contracts';
+import { attr, encodeModel, floatTensor, DataType, type NodeDef, type TensorInit } from '../onnx/proto';
+import { BUILTIN_BACKBONES, type BuiltinBackboneId, type LayerDepth } from './catalog';
+import { convertGraphModel, convertLayersModel } from './convert';
+import { loadTfjsBundle, nsfwjsModelDir } from './tfjs-weights';
+
+/** Which network(s), which depths and how wide a neighbourhood make a patch feature. */
+export interface FeatureSpec {
+  /** One or more bundled networks; more than one concatenates their features (an ensemble). */
+  readonly backbones: readonly BuiltinBackboneId[];
+  readonly layers: readonly LayerDepth[];
+  /** Side of the local average-pooling window (PatchCore's neighbourhood aggregation), odd. */
+  readonly aggregation: number;
+}
+
+/** Bumped when the generated ONNX changes for the same spec, so stale cache files are not reused. */
+const CONVERTER_VERSION = 3;
+
+export interface FeatureExtractorInfo {
+  readonly spec: FeatureSpec;
+  readonly channels: number;
+  /** Stride of the feature map relative to the network input. */
+  readonly stride: number;
+  /** Network input sides must be multiples of this. */
+  readonly sizeMultiple: number;
+  /** sha256 of the generated ONNX graph. */
+  readonly digest: string;
+}
+
+export interface FeatureMap {
+  /** Row-major [h*w, channels]. */
+  readonly data: Float32Array;
+  readonly h: number;
+  readonly w: number;
+  readonly channels: number;
+}
+
+export function defaultCacheDir(): string {
+  return process.env.VIGIL_ENGINE_CACHE ?? join(tmpdir(), 'vigil-engine-cache');
+}
+
+export function describeSpec(spec: FeatureSpec): Omit<FeatureExtractorInfo, 'digest'> {
+  let channels = 0;
+  let stride = Infinity;
+  let sizeMultiple = 1;
+  for (const id of spec.backbones) {
+    const b = BUILTIN_BACKBONES[id];
+    if (!b) throw errors.badInput(`unknown backbone '${id}'`);
+    for (const d of spec.layers) {
+      const l = b.layers[d];
+      if (!l) throw errors.badInput(`unknown layer depth '${d}'`);
+      channels += l.channels;
+      stride = Math.min(stride, l.stride);
+      sizeMultiple = Math.max(sizeMultiple, l.stride);
+    }
+  }
+  if (spec.backbones.length === 0 || spec.layers.length === 0) throw errors.badInput('a feature spec needs layers');
+  if (spec.aggregation < 1 || spec.aggregation % 2 !== 1) throw errors.badInput('aggregation must be an odd size');
+  return { spec, channels, stride, sizeMultiple };
+}
+
+function nsfwjsVersion(): string {
+  const loadCjs = createRequire(__filename);
+  const entry = loadCjs.resolve('nsfwjs');
+  // entry is <pkg>/dist/cjs/index.js
+  const pkg = JSON.parse(readFileSync(join(dirname(dirname(dirname(entry))), 'package.json'), 'utf8')) as {
+    version?: string;
+  };
+  return pkg.version ?? 'unknown';
+}
+
+function prefixBody(nodes: NodeDef[], inits: TensorInit[], prefix: string): { nodes: NodeDef[]; inits: TensorInit[] } {
+  const rename = (n: string): string => (n === 'image' || n === '' ? n : `${prefix}${n}`);
+  return {
+    nodes: nodes.map((n) => ({ ...n, inputs: n.inputs.map(rename), outputs: n.outputs.map(rename) })),
+    inits: inits.map((t) => ({ ...t, name: rename(t.name) })),
+  };
+}
+
+/** Builds the whole feature graph: backbone bodies, aggregation, upsampling to the finest stride, concat. */
+export function buildFeatureGraph(spec: FeatureSpec): Uint8Array {
+  const info = describeSpec(spec);
+  const nodes: NodeDef[] = [];
+  const inits: TensorInit[] = [];
+  const parts: string[] = [];
+  const pad = (spec.aggregation - 1) / 2;
+  for (const id of spec.backbones) {
+    const b = BUILTIN_BACKBONES[id];
+    const bundle = loadTfjsBundle(nsfwjsModelDir(b.nsfwjsModel));
+    const names = spec.layers.map((d) => b.layers[d].name);
+    const body = b.kind === 'graph' ? convertGraphModel(bundle, names, b.prefix) : convertLayersModel(bundle, names);
+    const p = prefixBody(body.nodes, body.initializers, `${id}/`);
+    nodes.push(...p.nodes);
+    inits.push(...p.inits);
+    for (const d of spec.layers) {
+      const l = b.layers[d];
+      const src = `${id}/${l.name}`;
+      let cur = src;
+      if (spec.aggregation > 1) {
+        cur = `${src}/agg`;
+        nodes.push({
+          op: 'AveragePool',
+          inputs: [src],
+          outputs: [cur],
+          attrs: {
+            kernel_shape: attr.ints([spec.aggregation, spec.aggregation]),
+            pads: attr.ints([pad, pad, pad, pad]),
+            strides: attr.ints([1, 1]),
+            count_include_pad: attr.int(0),
+          },
+        });
+      }
+      if (l.stride !== info.stride) {
+        const f = l.stride / info.stride;
+        const scales = `${src}/scales`;
+        inits.push(floatTensor(scales, [4], Float32Array.of(1, 1, f, f)));
+        nodes.push({
+          op: 'Resize',
+          inputs: [cur, '', scales],
+          outputs: [`${src}/up`],
+          attrs: { mode: attr.string('linear'), coordinate_transformation_mode: attr.string('half_pixel') },
+        });
+        cur = `${src}/up`;
+      }
+      parts.push(cur);
+    }
+  }
+  nodes.push({ op: 'Concat', inputs: parts, outputs: ['concat'], attrs: { axis: attr.int(1) } });
+  nodes.push({ op: 'Transpose', inputs: ['concat'], outputs: ['features'], attrs: { perm: attr.ints([0, 2, 3, 1]) } });
+  return encodeModel({
+    name: `vigil-features-${spec.backbones.join('+')}`,
+    nodes,
+    initializers: inits,
+    inputs: [{ name: 'image', type: DataType.FLOAT, shape: [1, 3, 'H', 'W'] }],
+    outputs: [{ name: 'features', type: DataType.FLOAT, shape: [1, 'h', 'w', info.channels] }],
+  });
+}
+
+/** Returns the feature graph for a spec, converting it once and caching it under cacheDir. */
+export function featureGraphBytes(spec: FeatureSpec, cacheDir = defaultCacheDir()): Uint8Array {
+  const key = createHash('sha256')
+    .update(JSON.stringify({ spec, v: CONVERTER_VERSION, nsfwjs: nsfwjsVersion() }))
+    .digest('hex')
+    .slice(0, 24);
+  const file = join(cacheDir, `features-${key}.onnx`);
+  if (existsSync(file)) {
+    try {
+      return readFileSync(file);
+    } catch {
+      // fall through and rebuild
+    }
+  }
+  const bytes = buildFeatureGraph(spec);
+  try {
+    mkdirSync(cacheDir, { recursive: true });
+    const tmp = `${file}.${process.pid}.${Date.now()}.tmp`;
+    writeFileSync(tmp, bytes);
+    renameSync(tmp, file);
+  } catch {
+    // A read-only cache only costs a conversion per process.
+  }
+  return bytes;
+}
+
+export function sessionOptions(threads: number): ort.InferenceSession.SessionOptions {
+  return {
+    intraOpNumThreads: Math.max(1, threads),
+    interOpNumThreads: 1,
+    executionMode: 'sequential',
+    graphOptimizationLevel: 'all',
+    enableCpuMemArena: true,
+    logSeverityLevel: 3,
+    // Spinning worker threads starve sharp's decoder threads on a 2-core machine.
+    extra: { session: { intra_op: { allow_spinning: '0' } } },
+  };
+}
+
+export class FeatureExtractor {
+  private constructor(
+    private readonly session: ort.InferenceSession,
+    readonly info: FeatureExtractorInfo,
+  ) {}
+
+  static async create(
+    spec: FeatureSpec,
+    opts: { cacheDir?: string; threads?: number } = {},
+  ): Promise<FeatureExtractor> {
+    const base = describeSpec(spec);
+    const bytes = featureGraphBytes(spec, opts.cacheDir);
+    const digest = createHash('sha256').update(bytes).digest('hex');
+    let session: ort.InferenceSession;
+    try {
+      session = await ort.InferenceSession.create(bytes, sessionOptions(opts.threads ?? 2));
+    } catch (cause) {
+      throw errors.internal('could not load the backbone graph', cause);
+    }
+    return new FeatureExtractor(session, { ...base, digest });
+  }
+
+  /** `image` is planar RGB [3,h,w] in 0..1; h and w multiples of info.sizeMultiple. */
+  async run(image: Float32Array, h: number, w: number): Promise<FeatureMap> {
+    if (h % this.info.sizeMultiple || w % this.info.sizeMultiple) {
+      throw errors.internal(`network input ${w}x${h} is not a multiple of ${this.info.sizeMultiple}`);
+    }
+    const out = await this.session.run({ image: new ort.Tensor('float32', image, [1, 3, h, w]) });
+    const t = out.features;
+    if (!t) throw errors.internal('backbone produced no features');
+    const [, fh = 0, fw = 0, c = 0] = t.dims;
+    return { data: t.data as Float32Array, h: fh, w: fw, channels: c };
+  }
+
+  async release(): Promise<void> {
+    await this.session.release();
+  }
+}

@@ -1,0 +1,118 @@
+/**
+ * @jest-environment <rootDir>/packages/engine/testing/ort-environment.js
+ */
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import sharp from 'sharp';
+import { isVigilError, VigilError } from '@vigil/contracts';
+import { loadModel, trainModel, type AnomalyModel, type TrainedModel } from './index';
+import { auroc } from './metrics';
+import { textureImage } from './testing/synthetic';
+
+const cacheDir = mkdtempSync(join(tmpdir(), 'vigil-engine-test-'));
+const config = { inputSize: 128 };
+
+describe('engine on synthetic textures with injected defects', () => {
+  let trained: TrainedModel;
+  let model: AnomalyModel;
+  const normals: Buffer[] = [];
+  const defects: { bytes: Buffer; mask: Buffer }[] = [];
+
+  beforeAll(async () => {
+    for (let i = 0; i < 12; i++) normals.push((await textureImage(100 + i)).bytes);
+    for (let i = 0; i < 6; i++) defects.push(await textureImage(200 + i, { defect: true }));
+    const progress: number[] = [];
+    trained = await trainModel(
+      [
+        ...normals.slice(0, 9).map((bytes) => ({ bytes, label: 'normal' as const })),
+        ...defects.slice(0, 2).map((d) => ({ bytes: d.bytes, label: 'anomaly' as const, mask: d.mask })),
+      ],
+      { config, classes: [{ name: 'scratch', color: '#23A436' }], cacheDir, threads: 1 },
+      (p) => progress.push(p.fraction),
+    );
+    expect(progress[progress.length - 1]).toBe(1);
+    model = await loadModel(trained.artifact, { cacheDir, threads: 1 });
+  });
+
+  afterAll(async () => {
+    await model?.release();
+  });
+
+  it('separates held-out defects from held-out normals', async () => {
+    const test = [...normals.slice(9), ...defects.slice(2).map((d) => d.bytes)];
+    const labels = [0, 0, 0, 1, 1, 1, 1];
+    const results = [];
+    for (const b of test) results.push(await model.detect(b, { heatmap: false }));
+    expect(
+      auroc(
+        results.map((r) => r.rawScore),
+        labels,
+      ),
+    ).toBe(1);
+    for (const [i, r] of results.entries()) {
+      expect(r.confidence).toBeGreaterThanOrEqual(0.5);
+      expect(r.score >= 0.5).toBe(r.isAnomalous);
+      if (labels[i]) expect(r.isAnomalous).toBe(true);
+    }
+  });
+
+  it('returns an image-sized heat map and a class segmentation with background first', async () => {
+    const odd = await textureImage(300, { width: 150, height: 100, defect: true, format: 'jpeg' });
+    const r = await model.detect(odd.bytes);
+    const meta = await sharp(r.heatmap as Buffer).metadata();
+    expect([meta.format, meta.width, meta.height]).toEqual(['png', 150, 100]);
+    expect(r.segmentation?.anomalies[0]?.name).toBe('background');
+    expect(r.segmentation?.anomalies[1]?.name).toBe('scratch');
+    expect(r.segmentation?.anomalies[1]?.totalPercentageArea).toBeGreaterThan(0);
+    const maskMeta = await sharp(r.segmentation?.mask as Buffer).metadata();
+    expect([maskMeta.width, maskMeta.height]).toEqual([150, 100]);
+  });
+
+  it('gives bit-identical scores for the same artifact and image across loads and thread counts', async () => {
+    const img = defects[3]?.bytes as Buffer;
+    const a = await model.detect(img, { heatmap: false });
+    const again = await model.detect(img, { heatmap: false });
+    const other = await loadModel(Uint8Array.from(trained.artifact), { cacheDir, threads: 2 });
+    const b = await other.detect(img, { heatmap: false });
+    await other.release();
+    const bits = (x: number): string => Buffer.from(Float64Array.of(x).buffer).toString('hex');
+    expect(bits(again.rawScore)).toBe(bits(a.rawScore));
+    expect(bits(b.rawScore)).toBe(bits(a.rawScore));
+  });
+
+  it('rejects a corrupted artifact with a typed error', async () => {
+    const bad = Uint8Array.from(trained.artifact);
+    bad[100] = (bad[100] as number) ^ 1;
+    await expect(loadModel(bad, { cacheDir })).rejects.toBeInstanceOf(VigilError);
+  });
+
+  const codeOf = async (bytes: Uint8Array): Promise<string> => {
+    try {
+      await model.detect(bytes);
+      return 'none';
+    } catch (e) {
+      return isVigilError(e) ? e.code : `untyped: ${String(e)}`;
+    }
+  };
+
+  it('answers bad images with typed errors', async () => {
+    const good = normals[0] as Buffer;
+    const jpeg = (await textureImage(7, { format: 'jpeg' })).bytes;
+    expect(await codeOf(new Uint8Array(0))).toBe('INVALID_IMAGE');
+    expect(await codeOf(Buffer.from('definitely not an image'))).toBe('UNSUPPORTED_MEDIA_TYPE');
+    expect(await codeOf(jpeg.subarray(0, Math.floor(jpeg.length / 2)))).toBe('INVALID_IMAGE');
+    expect(await codeOf(good.subarray(0, 60))).toBe('INVALID_IMAGE');
+    const tiny = await sharp({ create: { width: 1, height: 1, channels: 3, background: '#000' } })
+      .png()
+      .toBuffer();
+    expect(await codeOf(tiny)).toBe('INVALID_IMAGE');
+    // A PNG whose header claims 40000x40000 pixels: rejected from the header, never decoded.
+    const huge = Buffer.from(good);
+    huge.writeUInt32BE(40000, 16);
+    huge.writeUInt32BE(40000, 20);
+    const { crc32 } = await import('node:zlib');
+    huge.writeUInt32BE(crc32(huge.subarray(12, 29)) >>> 0, 29);
+    expect(await codeOf(huge)).toBe('IMAGE_TOO_LARGE');
+  });
+});

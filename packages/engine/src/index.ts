@@ -1,0 +1,16 @@
+export { trainModel, chooseThreshold, ENGINE_VERSION } from './train';
+export type { TrainingImage, TrainOptions, TrainedModel, TrainingSummary } from './train';
+export { loadModel, AnomalyModel, normalise } from './model';
+export type { DetectionResult, DetectOptions, LoadOptions, ModelInfo, AnomalyClassArea } from './model';
+export { DEFAULT_CONFIG } from './config';
+export type { EngineConfig, ThresholdPolicy, TrainProgress, ProgressCallback } from './config';
+export { readArtifact, ARTIFACT_FORMAT_VERSION } from './artifact';
+export type { ArtifactHeader } from './artifact';
+export { BUILTIN_BACKBONES } from './backbone/catalog';
+export type { BuiltinBackboneId, LayerDepth } from './backbone/catalog';
+export { FeatureExtractor, defaultCacheDir } from './backbone/features';
+export type { FeatureSpec, FeatureMap } from './backbone/features';
+export { prepareImage, probeImage } from './preprocess';
+export type { Roi, PreparedImage } from './preprocess';
+export type { MaskClass } from './patchcore';
+export * as metrics from './metrics';

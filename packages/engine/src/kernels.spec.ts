@@ -1,0 +1,72 @@
+/**
+ * @jest-environment <rootDir>/packages/engine/testing/ort-environment.js
+ */
+import { greedyCoreset, kNearest, NearestNeighbourScorer } from './kernels';
+import { rng } from './random';
+
+function randomRows(n: number, d: number, seed: number): Float32Array {
+  const next = rng(seed);
+  return Float32Array.from({ length: n * d }, () => next() * 2 - 1);
+}
+
+function bruteNearest(
+  bank: Float32Array,
+  m: number,
+  q: Float32Array,
+  n: number,
+  d: number,
+): { dist: number[]; idx: number[] } {
+  const dist: number[] = [];
+  const idx: number[] = [];
+  for (let i = 0; i < n; i++) {
+    let best = Infinity;
+    let bi = -1;
+    for (let j = 0; j < m; j++) {
+      let s = 0;
+      for (let k = 0; k < d; k++) s += ((q[i * d + k] as number) - (bank[j * d + k] as number)) ** 2;
+      if (s < best) {
+        best = s;
+        bi = j;
+      }
+    }
+    dist.push(Math.sqrt(best));
+    idx.push(bi);
+  }
+  return { dist, idx };
+}
+
+describe('onnxruntime kernels', () => {
+  it('nearest-neighbour distances and indices match brute force', async () => {
+    const d = 16;
+    const m = 300;
+    const bank = randomRows(m, d, 1);
+    const q = randomRows(8 * 8, d, 2);
+    const scorer = await NearestNeighbourScorer.create(bank, m, d, { stride: 8, sigma: 4, threads: 1 });
+    const r = await scorer.score(q, 8, 8);
+    const ref = bruteNearest(bank, m, q, 64, d);
+    expect(Array.from(r.index)).toEqual(ref.idx);
+    r.dist.forEach((v, i) => expect(v).toBeCloseTo(ref.dist[i] as number, 4));
+    expect(r.mapH).toBe(64);
+    expect(r.mapW).toBe(64);
+    await scorer.release();
+  });
+
+  it('k-nearest returns sorted neighbours', async () => {
+    const d = 4;
+    const bank = randomRows(50, d, 3);
+    const { dist2, index } = await kNearest(bank, 50, d, bank, 50, 3, 1);
+    for (let i = 0; i < 50; i++) {
+      expect(index[i * 3]).toBe(i);
+      expect(dist2[i * 3]).toBeCloseTo(0, 4);
+      expect(dist2[i * 3 + 1] as number).toBeLessThanOrEqual(dist2[i * 3 + 2] as number);
+    }
+  });
+
+  it('greedy k-center picks the farthest points first', async () => {
+    // a tight cluster near the origin and three far outliers
+    const pts = Float32Array.of(0, 0, 0.01, 0, 0, 0.01, 0.01, 0.01, 10, 0, 0, 10, -10, -10);
+    const chosen = await greedyCoreset(pts, 7, 2, 4, 0, 1);
+    expect(chosen[0]).toBe(0);
+    expect(new Set(Array.from(chosen.subarray(1)))).toEqual(new Set([4, 5, 6]));
+  });
+});

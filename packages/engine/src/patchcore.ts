@@ -1,0 +1,214 @@
+import sharp from 'sharp';
+import { errors } from '@vigil/contracts';
+import { BUILTIN_BACKBONES } from './backbone/catalog';
+import { type FeatureExtractor, type FeatureMap, type FeatureSpec } from './backbone/features';
+import { type EngineConfig } from './config';
+import { decodeHalf, encodeHalf } from './float16';
+import { greedyCoreset, kNearest, NearestNeighbourScorer, project, type ScoreMapResult } from './kernels';
+import { prepareImage, type PreparedImage } from './preprocess';
+import { gaussianMatrix, rng } from './random';
+import { parseHexColor } from './render';
+
+export function featureSpecOf(cfg: EngineConfig): FeatureSpec {
+  return { backbones: cfg.backbones, layers: cfg.layers, aggregation: cfg.aggregation };
+}
+
+export function licenceOf(cfg: EngineConfig): string {
+  return cfg.backbones.map((b) => BUILTIN_BACKBONES[b].licence).join('; ');
+}
+
+export interface Extracted {
+  readonly prepared: PreparedImage;
+  readonly features: FeatureMap;
+}
+
+export async function extract(fx: FeatureExtractor, bytes: Uint8Array, cfg: EngineConfig): Promise<Extracted> {
+  const prepared = await prepareImage(bytes, {
+    inputSize: cfg.inputSize,
+    sizeMultiple: fx.info.sizeMultiple,
+    ...(cfg.roi ? { roi: cfg.roi } : {}),
+  });
+  const features = await fx.run(prepared.tensor, prepared.netH, prepared.netW);
+  return { prepared, features };
+}
+
+export interface Bank {
+  /** float16 bits of the selected rows, [rows, dims]. */
+  readonly half: Uint16Array;
+  /** The same rows as used for scoring (float16 rounded). */
+  readonly rows: Float32Array;
+  readonly count: number;
+  readonly dims: number;
+  readonly neighbours: Int32Array;
+}
+
+/** Greedy k-center coreset over all patches of the given feature maps. */
+export async function buildBank(
+  maps: readonly FeatureMap[],
+  cfg: EngineConfig,
+  seed: number,
+  threads: number,
+): Promise<Bank> {
+  const d = maps[0]?.channels ?? 0;
+  const total = maps.reduce((a, m) => a + m.h * m.w, 0);
+  if (!total || !d) throw errors.badInput('no training patches');
+  const take = Math.min(total, cfg.maxCandidates);
+  // Deterministic subsample of candidate patches when there are too many.
+  const pick = new Int32Array(take);
+  if (take === total) for (let i = 0; i < total; i++) pick[i] = i;
+  else {
+    const next = rng(seed ^ 0x5eed);
+    const step = total / take;
+    for (let i = 0; i < take; i++) pick[i] = Math.min(total - 1, Math.floor(i * step + next() * step));
+  }
+  const all = new Float32Array(take * d);
+  {
+    let mapIdx = 0;
+    let base = 0;
+    for (let i = 0; i < take; i++) {
+      const p = pick[i] as number;
+      while (p >= base + (maps[mapIdx] as FeatureMap).h * (maps[mapIdx] as FeatureMap).w) {
+        base += (maps[mapIdx] as FeatureMap).h * (maps[mapIdx] as FeatureMap).w;
+        mapIdx++;
+      }
+      const m = maps[mapIdx] as FeatureMap;
+      all.set(m.data.subarray((p - base) * d, (p - base + 1) * d), i * d);
+    }
+  }
+  const count = Math.max(1, Math.min(cfg.maxBankSize, take, Math.round(total * cfg.coresetRatio)));
+  let selected: Int32Array;
+  if (count >= take) selected = Int32Array.from({ length: take }, (_, i) => i);
+  else {
+    const k = Math.min(cfg.projectionDim, d);
+    const projected = k < d ? await project(all, take, d, gaussianMatrix(d, k, seed), k, threads) : all;
+    selected = await greedyCoreset(projected, take, k, count, Math.floor(rng(seed)() * take), threads);
+  }
+  const chosen = new Float32Array(selected.length * d);
+  selected.forEach((s, i) => chosen.set(all.subarray(s * d, (s + 1) * d), i * d));
+  const half = encodeHalf(chosen);
+  const rows = decodeHalf(half);
+  let neighbours = new Int32Array(0);
+  if (cfg.reweight && selected.length > 1) {
+    const kk = Math.min(cfg.neighbours + 1, selected.length);
+    const nn = await kNearest(rows, selected.length, d, rows, selected.length, kk, threads);
+    neighbours = new Int32Array(selected.length * (kk - 1));
+    for (let i = 0; i < selected.length; i++) {
+      let o = 0;
+      for (let j = 0; j < kk && o < kk - 1; j++) {
+        const idx = nn.index[i * kk + j] as number;
+        if (idx !== i) neighbours[i * (kk - 1) + o++] = idx;
+      }
+    }
+  }
+  return { half, rows, count: selected.length, dims: d, neighbours };
+}
+
+export interface ScoredImage {
+  readonly score: number;
+  readonly result: ScoreMapResult;
+  readonly extracted: Extracted;
+}
+
+/** Image score from the patch distances: mean of the top-k, optionally PatchCore-reweighted. */
+export function imageScore(
+  r: ScoreMapResult,
+  features: FeatureMap,
+  bank: { rows: Float32Array; dims: number; neighbours: Int32Array },
+  cfg: EngineConfig,
+): number {
+  const n = r.dist.length;
+  const k = Math.max(1, Math.min(cfg.topK, n));
+  // Partial selection of the k largest; n is small (hundreds to a few thousand).
+  const top = new Float64Array(k).fill(-Infinity);
+  let argmax = 0;
+  for (let i = 0; i < n; i++) {
+    const v = r.dist[i] as number;
+    if (v > (top[0] as number)) argmax = i;
+    if (v <= (top[k - 1] as number)) continue;
+    let j = k - 1;
+    while (j > 0 && (top[j - 1] as number) < v) {
+      top[j] = top[j - 1] as number;
+      j--;
+    }
+    top[j] = v;
+  }
+  let s = 0;
+  for (let i = 0; i < k; i++) s += top[i] as number;
+  s /= k;
+  const nb = bank.neighbours.length / Math.max(1, bank.rows.length / bank.dims);
+  if (cfg.reweight && nb >= 1) {
+    const d = bank.dims;
+    const m = r.index[argmax] as number;
+    const q = features.data.subarray(argmax * d, (argmax + 1) * d);
+    const dist = (row: number): number => {
+      let acc = 0;
+      for (let c = 0; c < d; c++) {
+        const diff = (q[c] as number) - (bank.rows[row * d + c] as number);
+        acc += diff * diff;
+      }
+      return Math.sqrt(acc);
+    };
+    const d0 = dist(m);
+    let denom = 1;
+    for (let j = 0; j < nb; j++) denom += Math.exp(dist(bank.neighbours[m * nb + j] as number) - d0);
+    s *= 1 - 1 / denom;
+  }
+  return s;
+}
+
+export interface MaskClass {
+  readonly name: string;
+  readonly color: string;
+}
+
+/** Decodes a mask image to a class-index raster (0 = background) at the given size by nearest class colour. */
+export async function decodeMask(
+  bytes: Uint8Array,
+  w: number,
+  h: number,
+  classes: readonly MaskClass[],
+): Promise<Uint8Array> {
+  let raw: Buffer;
+  try {
+    raw = await sharp(bytes, { failOn: 'truncated' })
+      .rotate()
+      .resize(w, h, { fit: 'fill', kernel: 'nearest' })
+      .removeAlpha()
+      .toColourspace('srgb')
+      .raw({ depth: 'uchar' })
+      .toBuffer();
+  } catch (cause) {
+    throw errors.invalidImage('mask could not be decoded', { reason: cause instanceof Error ? cause.message : '' });
+  }
+  const ch = raw.length / (w * h);
+  const rgb = classes.map((c) => parseHexColor(c.color));
+  const out = new Uint8Array(w * h);
+  for (let i = 0; i < w * h; i++) {
+    const r = raw[i * ch] ?? 0;
+    const g = ch >= 3 ? (raw[i * ch + 1] ?? 0) : r;
+    const b = ch >= 3 ? (raw[i * ch + 2] ?? 0) : r;
+    if (r + g + b < 60) continue;
+    let best = 0;
+    let bestD = Infinity;
+    rgb.forEach((c, k) => {
+      const dd = (c[0] - r) ** 2 + (c[1] - g) ** 2 + (c[2] - b) ** 2;
+      if (dd < bestD) {
+        bestD = dd;
+        best = k;
+      }
+    });
+    out[i] = best + 1;
+  }
+  return out;
+}
+
+export async function createScorer(
+  rows: Float32Array,
+  count: number,
+  dims: number,
+  stride: number,
+  cfg: EngineConfig,
+  threads: number,
+): Promise<NearestNeighbourScorer> {
+  return NearestNeighbourScorer.create(rows, count, dims, { stride, sigma: cfg.sigma, threads });
+}

@@ -1,0 +1,124 @@
+import sharp from 'sharp';
+import { ErrorCode, VigilError, errors } from '@vigil/contracts';
+
+/** A region of interest in the (EXIF-oriented) image's pixels. */
+export interface Roi {
+  readonly left: number;
+  readonly top: number;
+  readonly width: number;
+  readonly height: number;
+}
+
+export interface PreprocessOptions {
+  /** The longer side of the network input in pixels. */
+  readonly inputSize: number;
+  /** Network input sides are rounded to a multiple of this (the backbone's deepest stride). */
+  readonly sizeMultiple: number;
+  readonly roi?: Roi;
+}
+
+export interface PreparedImage {
+  /** Planar RGB [3, netH, netW], 0..1. */
+  readonly tensor: Float32Array;
+  readonly netW: number;
+  readonly netH: number;
+  /** Size of the decoded, oriented image. */
+  readonly width: number;
+  readonly height: number;
+  /** The region that was analysed, in image pixels. */
+  readonly roi: Roi;
+}
+
+export const MIN_IMAGE_SIDE = 8;
+export const MAX_IMAGE_PIXELS = 12_000 * 12_000;
+
+const sharpOptions = { failOn: 'truncated', limitInputPixels: MAX_IMAGE_PIXELS } as const;
+
+function mapSharpError(cause: unknown): VigilError {
+  const message = cause instanceof Error ? cause.message : String(cause);
+  if (/unsupported image format/i.test(message)) {
+    return new VigilError(ErrorCode.UnsupportedMediaType, 'unsupported image format', {}, { cause });
+  }
+  if (/pixel limit/i.test(message)) {
+    return new VigilError(ErrorCode.ImageTooLarge, 'image exceeds the pixel limit', { maxPixels: MAX_IMAGE_PIXELS });
+  }
+  return new VigilError(ErrorCode.InvalidImage, 'image could not be decoded', { reason: message }, { cause });
+}
+
+/** Width and height after EXIF orientation, with size limits checked; throws typed errors. */
+export async function probeImage(bytes: Uint8Array): Promise<{ width: number; height: number }> {
+  if (!bytes || bytes.length === 0) throw errors.invalidImage('image is empty');
+  let meta: sharp.Metadata;
+  try {
+    meta = await sharp(bytes, sharpOptions).metadata();
+  } catch (cause) {
+    throw mapSharpError(cause);
+  }
+  const rawW = meta.width ?? 0;
+  const rawH = meta.height ?? 0;
+  const swap = (meta.orientation ?? 1) >= 5;
+  const width = swap ? rawH : rawW;
+  const height = swap ? rawW : rawH;
+  if (width * height > MAX_IMAGE_PIXELS) {
+    throw new VigilError(ErrorCode.ImageTooLarge, `image of ${width}x${height} pixels is too large`, {
+      width,
+      height,
+      maxPixels: MAX_IMAGE_PIXELS,
+    });
+  }
+  if (width < MIN_IMAGE_SIDE || height < MIN_IMAGE_SIDE) {
+    throw errors.invalidImage(`image of ${width}x${height} pixels is too small`, { width, height });
+  }
+  return { width, height };
+}
+
+export function networkSize(w: number, h: number, inputSize: number, multiple: number): { netW: number; netH: number } {
+  const scale = inputSize / Math.max(w, h);
+  const round = (v: number): number => Math.max(multiple, Math.round((v * scale) / multiple) * multiple);
+  return { netW: round(w), netH: round(h) };
+}
+
+function clampRoi(roi: Roi | undefined, width: number, height: number): Roi {
+  if (!roi) return { left: 0, top: 0, width, height };
+  const left = Math.max(0, Math.min(width - 1, Math.round(roi.left)));
+  const top = Math.max(0, Math.min(height - 1, Math.round(roi.top)));
+  const w = Math.max(1, Math.min(width - left, Math.round(roi.width)));
+  const h = Math.max(1, Math.min(height - top, Math.round(roi.height)));
+  if (w < MIN_IMAGE_SIDE || h < MIN_IMAGE_SIDE) throw errors.badInput('region of interest is too small', { roi });
+  return { left, top, width: w, height: h };
+}
+
+/** Decode, orient, crop to the ROI, resize (keeping aspect), grey -> 3 channels, planar 0..1 floats. */
+export async function prepareImage(bytes: Uint8Array, opts: PreprocessOptions): Promise<PreparedImage> {
+  const { width, height } = await probeImage(bytes);
+  const roi = clampRoi(opts.roi, width, height);
+  const { netW, netH } = networkSize(roi.width, roi.height, opts.inputSize, opts.sizeMultiple);
+  let raw: { data: Buffer; info: sharp.OutputInfo };
+  try {
+    let img = sharp(bytes, sharpOptions).rotate();
+    if (opts.roi) img = img.extract(roi);
+    raw = await img
+      .resize(netW, netH, { fit: 'fill', kernel: 'linear' })
+      .removeAlpha()
+      .toColourspace('srgb')
+      .raw({ depth: 'uchar' })
+      .toBuffer({ resolveWithObject: true });
+  } catch (cause) {
+    throw mapSharpError(cause);
+  }
+  const { data, info } = raw;
+  const ch = info.channels;
+  const n = netW * netH;
+  const tensor = new Float32Array(3 * n);
+  const inv = 1 / 255;
+  for (let i = 0; i < n; i++) {
+    const base = i * ch;
+    const r = (data[base] ?? 0) * inv;
+    const g = ch >= 3 ? (data[base + 1] ?? 0) * inv : r;
+    const b = ch >= 3 ? (data[base + 2] ?? 0) * inv : r;
+    tensor[i] = r;
+    tensor[n + i] = g;
+    tensor[2 * n + i] = b;
+  }
+  return { tensor, netW, netH, width, height, roi };
+}

@@ -1,0 +1,246 @@
+import { errors } from '@vigil/contracts';
+import { writeArtifact, type ArtifactHeader } from './artifact';
+import { FeatureExtractor } from './backbone/features';
+import { DEFAULT_CONFIG, type EngineConfig, type ProgressCallback, type ThresholdPolicy } from './config';
+import { bestF1 } from './metrics';
+import {
+  buildBank,
+  createScorer,
+  decodeMask,
+  extract,
+  featureSpecOf,
+  imageScore,
+  licenceOf,
+  type Extracted,
+  type MaskClass,
+} from './patchcore';
+import { shuffled } from './random';
+
+export const ENGINE_VERSION = '0.1.0';
+
+export interface TrainingImage {
+  readonly bytes: Uint8Array;
+  readonly label: 'normal' | 'anomaly';
+  /** Optional defect mask (PNG), coloured by class as in a Lookout / Ground Truth colour map. */
+  readonly mask?: Uint8Array;
+}
+
+export interface TrainOptions {
+  /** Settings to pin; the rest come from the defaults. */
+  readonly config?: Partial<EngineConfig>;
+  readonly threshold?: ThresholdPolicy;
+  /** Defect classes of the masks (name + hex colour). */
+  readonly classes?: readonly MaskClass[];
+  /** Fraction of the normal images held out for calibration (default 0.2). */
+  readonly calibrationFraction?: number;
+  readonly seed?: number;
+  readonly threads?: number;
+  readonly cacheDir?: string;
+}
+
+export interface TrainingSummary {
+  readonly config: EngineConfig;
+  readonly bankRows: number;
+  readonly dims: number;
+  readonly threshold: ArtifactHeader['threshold'];
+  readonly calibration: { readonly normals: number; readonly anomalies: number; readonly f1?: number };
+  readonly seconds: number;
+}
+
+export interface TrainedModel {
+  readonly artifact: Uint8Array;
+  readonly summary: TrainingSummary;
+}
+
+function quantile(sorted: readonly number[], q: number): number {
+  if (!sorted.length) return NaN;
+  const pos = Math.max(0, Math.min(sorted.length - 1, q * (sorted.length - 1)));
+  const lo = Math.floor(pos);
+  const hi = Math.ceil(pos);
+  return (sorted[lo] as number) + ((sorted[hi] as number) - (sorted[lo] as number)) * (pos - lo);
+}
+
+function meanStd(xs: readonly number[]): { mean: number; std: number } {
+  if (!xs.length) return { mean: 0, std: 0 };
+  const mean = xs.reduce((a, b) => a + b, 0) / xs.length;
+  const v = xs.reduce((a, b) => a + (b - mean) ** 2, 0) / xs.length;
+  return { mean, std: Math.sqrt(v) };
+}
+
+export function chooseThreshold(
+  normals: readonly number[],
+  anomalies: readonly number[],
+  policy: ThresholdPolicy,
+): { threshold: number; f1?: number } {
+  const n = [...normals].sort((a, b) => a - b);
+  const a = [...anomalies].sort((x, y) => x - y);
+  const { mean, std } = meanStd(n);
+  const unsupervised = (): number => Math.max(quantile(n, 1), mean + 3 * std);
+  switch (policy.mode) {
+    case 'falseRejectRate':
+      return { threshold: n.length ? quantile(n, 1 - policy.rate) : NaN };
+    case 'missRate':
+      if (!a.length) return { threshold: unsupervised() };
+      return { threshold: quantile(a, policy.rate) };
+    case 'f1': {
+      if (!a.length || !n.length) return { threshold: unsupervised() };
+      const b = bestF1([...n, ...a], [...n.map(() => 0), ...a.map(() => 1)]);
+      return { threshold: b.threshold, f1: b.f1 };
+    }
+  }
+}
+
+/** Picks the map threshold with the best pixel F1 over labelled masks (subsampled pixels). */
+function pixelThreshold(samples: { map: Float32Array; mask: Uint8Array }[]): number | undefined {
+  const scores: number[] = [];
+  const labels: number[] = [];
+  for (const s of samples)
+    for (let i = 0; i < s.map.length; i += 3) {
+      scores.push(s.map[i] as number);
+      labels.push(s.mask[i] ? 1 : 0);
+    }
+  if (!labels.some((l) => l)) return undefined;
+  const b = bestF1(scores, labels);
+  return Number.isFinite(b.threshold) ? b.threshold : undefined;
+}
+
+/** Trains a PatchCore model from normal images (plus labelled anomalies and masks, if any). */
+export async function trainModel(
+  images: readonly TrainingImage[],
+  options: TrainOptions = {},
+  onProgress: ProgressCallback = () => undefined,
+): Promise<TrainedModel> {
+  const started = performance.now();
+  const cfg: EngineConfig = { ...DEFAULT_CONFIG, ...options.config };
+  const seed = options.seed ?? 1234;
+  const threads = options.threads ?? 2;
+  const policy = options.threshold ?? { mode: 'f1' };
+  const normals = images.filter((i) => i.label === 'normal');
+  const anomalies = images.filter((i) => i.label === 'anomaly');
+  if (normals.length < 1) throw errors.badInput('training needs at least one normal image');
+  const classes: MaskClass[] = options.classes?.length
+    ? [...options.classes]
+    : anomalies.some((a) => a.mask)
+      ? [{ name: 'anomaly', color: '#FF0000' }]
+      : [];
+
+  const fraction = options.calibrationFraction ?? 0.2;
+  const order = shuffled(
+    normals.map((_, i) => i),
+    seed,
+  );
+  const nCal = normals.length >= 5 ? Math.max(1, Math.round(normals.length * fraction)) : 0;
+  const calIdx = new Set(order.slice(0, nCal));
+  const bankImages = normals.filter((_, i) => !calIdx.has(i));
+  const calNormals = normals.filter((_, i) => calIdx.has(i));
+
+  const fx = await FeatureExtractor.create(featureSpecOf(cfg), {
+    threads,
+    ...(options.cacheDir ? { cacheDir: options.cacheDir } : {}),
+  });
+  try {
+    const bankExtracted: Extracted[] = [];
+    for (const [i, img] of bankImages.entries()) {
+      bankExtracted.push(await extract(fx, img.bytes, cfg));
+      onProgress({ stage: 'features', fraction: (0.4 * (i + 1)) / bankImages.length });
+    }
+    onProgress({ stage: 'coreset', fraction: 0.45 });
+    const bank = await buildBank(
+      bankExtracted.map((e) => e.features),
+      cfg,
+      seed,
+      threads,
+    );
+    bankExtracted.length = 0;
+    onProgress({ stage: 'calibration', fraction: 0.7 });
+    const scorer = await createScorer(bank.rows, bank.count, bank.dims, fx.info.stride, cfg, threads);
+    const scoreOf = async (img: TrainingImage): Promise<{ score: number; map: Float32Array; ex: Extracted }> => {
+      const ex = await extract(fx, img.bytes, cfg);
+      const r = await scorer.score(ex.features.data, ex.features.h, ex.features.w);
+      return { score: imageScore(r, ex.features, bank, cfg), map: r.map, ex };
+    };
+    const calSet = calNormals.length ? calNormals : bankImages;
+    const normalScores: number[] = [];
+    for (const img of calSet) normalScores.push((await scoreOf(img)).score);
+    const anomalyScores: number[] = [];
+    const pixelSamples: { map: Float32Array; mask: Uint8Array }[] = [];
+    const protoSum = new Float64Array(classes.length * bank.dims);
+    const protoCount = new Float64Array(classes.length);
+    for (const img of anomalies) {
+      const s = await scoreOf(img);
+      anomalyScores.push(s.score);
+      if (img.mask && classes.length) {
+        const { netW, netH } = s.ex.prepared;
+        const f = s.ex.features;
+        pixelSamples.push({ map: s.map, mask: await decodeMask(img.mask, netW, netH, classes) });
+        const patchMask = await decodeMask(img.mask, f.w, f.h, classes);
+        for (let p = 0; p < patchMask.length; p++) {
+          const c = patchMask[p] as number;
+          if (!c) continue;
+          protoCount[c - 1] = (protoCount[c - 1] ?? 0) + 1;
+          for (let k = 0; k < bank.dims; k++) {
+            const j = (c - 1) * bank.dims + k;
+            protoSum[j] = (protoSum[j] ?? 0) + (f.data[p * bank.dims + k] as number);
+          }
+        }
+      }
+    }
+    await scorer.release();
+    const chosen = chooseThreshold(normalScores, anomalyScores, policy);
+    const f1 = chosen.f1;
+    let threshold = chosen.threshold;
+    if (!calNormals.length && !anomalyScores.length) threshold *= 1.25; // bank images score optimistically low
+    if (!Number.isFinite(threshold)) throw errors.internal('threshold calibration failed');
+    const { std } = meanStd(normalScores);
+    const scale = Math.max(std, Math.abs(threshold) * 0.05, 1e-6);
+    const pixel = pixelThreshold(pixelSamples) ?? threshold;
+    const prototypes = new Float32Array(classes.length * bank.dims);
+    for (let c = 0; c < classes.length; c++)
+      for (let k = 0; k < bank.dims; k++) {
+        const n = protoCount[c] ?? 0;
+        prototypes[c * bank.dims + k] = n ? (protoSum[c * bank.dims + k] as number) / n : 0;
+      }
+    const thresholdRecord = { image: threshold, pixel, scale, policy: JSON.stringify(policy) };
+    const seconds = (performance.now() - started) / 1000;
+    const artifact = writeArtifact(
+      {
+        format: 'vigil-anomaly-model',
+        engineVersion: ENGINE_VERSION,
+        createdAt: new Date().toISOString(),
+        backbone: {
+          digest: fx.info.digest,
+          licence: licenceOf(cfg),
+          channels: fx.info.channels,
+          stride: fx.info.stride,
+        },
+        config: { ...cfg, backbones: [...cfg.backbones], layers: [...cfg.layers] },
+        bank: { rows: bank.count, dims: bank.dims, dtype: 'float16' },
+        threshold: thresholdRecord,
+        classes,
+        training: {
+          normals: normals.length,
+          anomalies: anomalies.length,
+          calibrationNormals: calSet.length,
+          calibrationF1: f1 ?? null,
+          seconds,
+          seed,
+        },
+      },
+      { bank: bank.half, neighbours: bank.neighbours, prototypes },
+    );
+    onProgress({ stage: 'done', fraction: 1 });
+    return {
+      artifact,
+      summary: {
+        config: cfg,
+        bankRows: bank.count,
+        dims: bank.dims,
+        threshold: thresholdRecord,
+        calibration: { normals: calSet.length, anomalies: anomalies.length, ...(f1 !== undefined ? { f1 } : {}) },
+        seconds,
+      },
+    };
+  } finally {
+    await fx.release();
+  }
+}

@@ -1,0 +1,43 @@
+import { z } from 'zod';
+import { env } from './environment';
+
+/**
+ * Variables every Vigil process understands. Services extend this schema with their own; the README
+ * of each service lists them in a table.
+ */
+export const platformEnvironmentSchema = z.object({
+  LOG_LEVEL: env.logLevel(),
+  /** Embedded state (PGlite database, local objects, generated secrets). */
+  VIGIL_DATA_DIR: z.string().default('./.vigil'),
+  /** Postgres server; when unset, an embedded PGlite database under VIGIL_DATA_DIR. */
+  DATABASE_URL: z
+    .string()
+    .regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL')
+    .optional(),
+  DATABASE_POOL_SIZE: z.coerce.number().int().min(1).max(200).default(10),
+  /** Redis for BullMQ queues; when unset, jobs run in-process (durable in the database). */
+  REDIS_URL: z
+    .string()
+    .regex(/^rediss?:\/\//, 'must be a redis:// URL')
+    .optional(),
+  /** Object store bucket; when unset, objects live on local disk under VIGIL_DATA_DIR/objects. */
+  S3_BUCKET: z.string().optional(),
+  S3_PREFIX: z.string().default(''),
+  S3_ENDPOINT: z.string().url().optional(),
+  S3_REGION: z.string().default('us-east-1'),
+  S3_FORCE_PATH_STYLE: env.bool(false),
+  /** Client for reading users' own buckets (imports, manifests); defaults to the S3_* settings. */
+  SOURCE_S3_ENDPOINT: z.string().url().optional(),
+  SOURCE_S3_REGION: z.string().optional(),
+  SOURCE_S3_FORCE_PATH_STYLE: env.bool(false),
+  /** Comma-separated folders that imports may read; unset = any folder in embedded mode, none in distributed mode. */
+  IMPORT_ALLOWED_ROOTS: z.string().optional(),
+  UPLOAD_MAX_BYTES: env.bytes(50 * 1024 * 1024),
+  MANIFEST_MAX_BYTES: env.bytes(64 * 1024 * 1024),
+  IMAGE_MAX_PIXELS: z.coerce.number().int().positive().default(100_000_000),
+  /** Jobs one process runs at once per queue. */
+  WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(2),
+  /** Shared by the gateway and subgraphs to sign caller identity (>= 32 chars). Generated in embedded mode. */
+  GATEWAY_SECRET: env.secret().optional(),
+});
+export type PlatformEnvironment = z.infer<typeof platformEnvironmentSchema>;

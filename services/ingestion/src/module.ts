@@ -1,0 +1,61 @@
+import type { Kysely } from 'kysely';
+import type { Database } from '@vigil/db';
+import { ImageCatalog, KyselyImageRepository } from '@vigil/images';
+import type { ObjectStore, SourceReader } from '@vigil/storage';
+import type { AuditTrail, JobSystem, Logger, SubgraphDefinition } from '@vigil/service-kit';
+import type { Router } from 'express';
+import { typeDefs } from './graphql/type-defs';
+import { ingestionResolvers } from './graphql/resolvers';
+import { imagesRouter } from './http/images-router';
+import { ImageImporter } from './imports/importer';
+import { ImageImportJobs } from './imports/jobs';
+import { ImportImagesPayloadSchema, IngestionJobKind, IngestionQueue } from './imports/payloads';
+
+export interface IngestionConfig {
+  readonly maxUploadBytes: number;
+  readonly maxImagePixels: number;
+  /** Whether imports may read server-side folders. */
+  readonly allowLocalFiles: boolean;
+}
+
+export interface IngestionDeps {
+  readonly db: Kysely<Database>;
+  readonly store: ObjectStore;
+  readonly sources: SourceReader;
+  readonly jobs: JobSystem;
+  readonly audit: AuditTrail;
+  readonly log: Logger;
+  readonly config: IngestionConfig;
+}
+
+export interface IngestionService {
+  readonly subgraph: SubgraphDefinition;
+  /** `POST /images`, `GET /images/:id/content`; mount behind gateway trust. */
+  readonly router: Router;
+  readonly catalog: ImageCatalog;
+  /** Registers this service's job handlers on the job system (in processes that run workers). */
+  registerWorkers(): void;
+}
+
+export function createIngestionService(deps: IngestionDeps): IngestionService {
+  const catalog = new ImageCatalog({
+    images: new KyselyImageRepository(deps.db),
+    store: deps.store,
+    limits: { maxPixels: deps.config.maxImagePixels, maxBytes: deps.config.maxUploadBytes },
+  });
+  const imports = new ImageImportJobs(deps.jobs, deps.audit);
+  const importer = new ImageImporter(catalog, deps.sources, {
+    maxImageBytes: deps.config.maxUploadBytes,
+    allowLocalFiles: deps.config.allowLocalFiles,
+  });
+  return {
+    subgraph: { name: 'ingestion', typeDefs, resolvers: ingestionResolvers({ catalog, imports }) },
+    router: imagesRouter({ catalog, maxUploadBytes: deps.config.maxUploadBytes, log: deps.log }),
+    catalog,
+    registerWorkers: () => {
+      deps.jobs.register(IngestionQueue.Imports, IngestionJobKind.ImportImages, (payload, context) =>
+        importer.run(ImportImagesPayloadSchema.parse(payload), context),
+      );
+    },
+  };
+}
