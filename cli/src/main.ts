@@ -1,8 +1,9 @@
-import { Command, Option } from 'commander';
+import { Argument, Command, Option } from 'commander';
 import { startCommand } from './commands/start';
 import { migrateCommand } from './commands/migrate';
 import { createKeyCommand, listKeysCommand, revokeKeyCommand } from './commands/keys';
 import { exportManifestCommand, importFolderCommand, importManifestCommand } from './commands/imports';
+import { SERVABLE, serveCommand } from './commands/serve';
 
 function withConnectionOptions(command: Command): Command {
   return command
@@ -24,6 +25,12 @@ export async function main(argv: readonly string[]): Promise<void> {
     .option('--port <port>', 'HTTP port (default: PORT or 4000)')
     .option('--data-dir <dir>', 'data directory (default: VIGIL_DATA_DIR or ./.vigil)')
     .action(startCommand);
+
+  program
+    .command('serve')
+    .description('run one service of the distributed mode (configured by its environment: see its README)')
+    .addArgument(new Argument('<service>', 'the service to run').choices(SERVABLE))
+    .action(serveCommand);
 
   program
     .command('migrate')

@@ -5,7 +5,7 @@ export {
   ADMIN_KEY_FILE,
   SERVER_FILE,
 } from './platform/platform';
-export { openStorage, type Storage } from './platform/infrastructure';
+export { openStorage, type Storage } from '@vigil/service-kit';
 export { ApiKeyService, KyselyApiKeyRepository, type ApiKeySummary, type CreatedApiKey } from './auth/api-keys';
 export { composeSupergraph } from './federation';
 export { createGatewayApp } from './http/app';

@@ -10,7 +10,7 @@ import {
 import type { ApiKeyService } from '../auth/api-keys';
 import type { AuditFilter, AuditLogReader } from './audit-query';
 
-const typeDefs = parse(/* GraphQL */ `
+export const accessTypeDefs = parse(/* GraphQL */ `
   extend schema @link(url: "https://specs.apollo.dev/federation/v2.7", import: ["@shareable"])
 
   scalar DateTime
@@ -102,7 +102,7 @@ const JsonScalar = new GraphQLScalarType({
 export function accessSubgraph(deps: { apiKeys: ApiKeyService; audit: AuditLogReader }): SubgraphDefinition {
   return {
     name: 'access',
-    typeDefs,
+    typeDefs: accessTypeDefs,
     resolvers: {
       DateTime: DateTimeScalar,
       JSON: JsonScalar,

@@ -49,7 +49,8 @@ export interface ApiKeyRepository {
   findByPrefix(prefix: string): Promise<ApiKeyRow | undefined>;
   list(): Promise<ApiKeyRow[]>;
   count(): Promise<number>;
-  revoke(id: string, at: Date): Promise<ApiKeyRow | undefined>;
+  /** Revokes a live key at `at`; a key already revoked keeps its first revocation (revokedNow false). */
+  revoke(id: string, at: Date): Promise<{ row: ApiKeyRow; revokedNow: boolean } | undefined>;
   touch(id: string, at: Date): Promise<void>;
 }
 
@@ -82,13 +83,17 @@ export class KyselyApiKeyRepository implements ApiKeyRepository {
       .executeTakeFirstOrThrow();
     return Number(row.n);
   }
-  revoke(id: string, at: Date): Promise<ApiKeyRow | undefined> {
-    return this.db
+  async revoke(id: string, at: Date): Promise<{ row: ApiKeyRow; revokedNow: boolean } | undefined> {
+    const revoked = await this.db
       .updateTable('api_keys')
       .set({ revoked_at: at })
       .where('id', '=', id)
+      .where('revoked_at', 'is', null)
       .returningAll()
       .executeTakeFirst();
+    if (revoked) return { row: revoked, revokedNow: true };
+    const existing = await this.db.selectFrom('api_keys').selectAll().where('id', '=', id).executeTakeFirst();
+    return existing ? { row: existing, revokedNow: false } : undefined;
   }
   async touch(id: string, at: Date): Promise<void> {
     await this.db.updateTable('api_keys').set({ last_used_at: at }).where('id', '=', id).execute();
@@ -156,9 +161,12 @@ export class ApiKeyService {
   }
 
   async revoke(id: string, actor: Principal): Promise<ApiKeySummary> {
-    const row = isUuid(id) ? await this.keys.revoke(id, new Date(this.now())) : undefined;
-    if (!row) throw errors.notFound('api key', id);
+    const result = isUuid(id) ? await this.keys.revoke(id, new Date(this.now())) : undefined;
+    if (!result) throw errors.notFound('api key', id);
+    const { row, revokedNow } = result;
     this.cache.clear();
+    // Revoking again changes nothing, so it is not an event.
+    if (!revokedNow) return summarise(row);
     await this.audit.record({
       actor,
       action: 'apiKey.revoke',

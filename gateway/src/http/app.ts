@@ -50,6 +50,8 @@ export async function createGatewayApp(options: GatewayAppOptions): Promise<Gate
     formatError: formatGraphQLError(log),
     introspection: true,
     includeStacktraceInErrorResponses: false,
+    // Shutdown is the process's (onShutdown): Apollo's own handler would re-send the signal mid-shutdown.
+    stopOnTerminationSignals: false,
   });
   await apollo.start();
 

@@ -10,10 +10,13 @@ import {
   listen,
   signPrincipal,
   trustGateway,
+  openJobSystem,
+  openStorage,
   PRINCIPAL_HEADER,
   REQUEST_ID_HEADER,
   type Logger,
   type PlatformEnvironment,
+  type RunningJobSystem,
   type SubgraphServer,
 } from '@vigil/service-kit';
 import { ApiKeyService, KyselyApiKeyRepository } from '../auth/api-keys';
@@ -22,8 +25,6 @@ import { AuditLogReader } from '../access/audit-query';
 import { composeSupergraph, InProcessDataSource } from '../federation';
 import { createGatewayApp } from '../http/app';
 import { identityHeaders, type GatewayContext } from '../context';
-import { openStorage } from './infrastructure';
-import { openJobSystem, type RunningJobSystem } from './jobs';
 import { persistentSecret, writeAdminKey, ADMIN_KEY_FILE } from './secrets';
 
 export interface PlatformOptions {

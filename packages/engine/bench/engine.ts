@@ -1,11 +1,20 @@
 /**
  * Engine benchmark: npm run bench -w @vigil/engine -- --dataset <dir> [--json <file>] [config flags]
  * Config flags (optional, otherwise defaults): --input-size N --backbones a,b --layers mid,deep
- * --aggregation N --topk N --reweight --coreset R --sigma S
+ * --aggregation N --topk N --reweight --coreset R --sigma S; --auto chooses the unpinned settings on held-out
+ * normals + synthetic defects (trainModel's autoConfig).
  */
 import { readFileSync, writeFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
 import sharp from 'sharp';
-import { loadModel, trainModel, type AnomalyModel, type EngineConfig, type TrainingImage } from '../src/index';
+import {
+  loadModel,
+  loadModelPool,
+  trainModel,
+  type AnomalyModel,
+  type EngineConfig,
+  type TrainingImage,
+} from '../src/index';
 import { auroc, aupro, bestF1, confusion, precisionRecallF1 } from '../src/metrics';
 import { loadDataset, type BenchImage } from './datasets';
 
@@ -75,6 +84,7 @@ async function main(): Promise<void> {
     console.error('usage: bench --dataset <dir> [--json <file>]');
     process.exit(2);
   }
+  const loadStart = loadavg()[0] ?? 0;
   const ds = loadDataset(dir);
   const read = (i: BenchImage): Buffer => readFileSync(i.path);
   const trainImages: TrainingImage[] = ds.train.map((i) => ({
@@ -85,6 +95,7 @@ async function main(): Promise<void> {
   const t0 = performance.now();
   const trained = await trainModel(trainImages, {
     config: configFromArgs(),
+    ...(process.argv.includes('--auto') ? { autoConfig: true } : {}),
     ...(ds.classes.length ? { classes: ds.classes } : {}),
   });
   const trainSeconds = (performance.now() - t0) / 1000;
@@ -130,25 +141,30 @@ async function main(): Promise<void> {
     await model.detect(b, { heatmap: false });
     heatTimes.push(performance.now() - t);
   }
+  const queueOf = (): Buffer[] => [...testBufs, ...testBufs, ...testBufs, ...testBufs];
+  /** Images/s with `concurrency` detections (heat maps included) in flight against `detect`. */
+  const throughput = async (detect: (b: Buffer) => Promise<unknown>, concurrency: number): Promise<number> => {
+    const queue = queueOf();
+    const n = queue.length;
+    const tt = performance.now();
+    await Promise.all(
+      Array.from({ length: concurrency }, async () => {
+        for (let b = queue.shift(); b; b = queue.shift()) await detect(b);
+      }),
+    );
+    return n / ((performance.now() - tt) / 1000);
+  };
+  const serialPerSecond = await throughput((b) => model.detect(b), 1);
+  const concurrentPerSecond = await throughput((b) => model.detect(b), 2);
   await model.release();
   const m1 = await loadModel(trained.artifact, { threads: 1 });
   const lat1 = await latency(m1, testBufs, 2);
-  // Throughput: two single-threaded models, one per core, fed concurrently.
-  const m1b = await loadModel(trained.artifact, { threads: 1 });
-  const queue = [...testBufs, ...testBufs, ...testBufs, ...testBufs];
-  const tt = performance.now();
-  let done = 0;
-  await Promise.all(
-    [m1, m1b].map(async (m) => {
-      for (let b = queue.shift(); b; b = queue.shift()) {
-        await m.detect(b);
-        done++;
-      }
-    }),
-  );
-  const imagesPerSecond = done / ((performance.now() - tt) / 1000);
   await m1.release();
-  await m1b.release();
+  // Both cores: a pool of two worker threads, each with a single-threaded model, two requests in flight each.
+  const pool = await loadModelPool(trained.artifact, { workers: 2 });
+  await Promise.all(testBufs.slice(0, 4).map((b) => pool.detect(b)));
+  const imagesPerSecond = await throughput((b) => pool.detect(b), 4);
+  await pool.release();
   const peakRssMb = process.resourceUsage().maxRSS / 1024;
 
   const result = {
@@ -158,6 +174,7 @@ async function main(): Promise<void> {
     trainImages: ds.train.length,
     testImages: ds.test.length,
     config: trained.summary.config,
+    selection: trained.summary.selection ?? null,
     bankRows: trained.summary.bankRows,
     dims: trained.summary.dims,
     imageAuroc,
@@ -177,7 +194,11 @@ async function main(): Promise<void> {
     latency1ThreadP95Ms: pct(lat1, 0.95),
     latencyNoHeatmapP50Ms: pct(heatTimes, 0.5),
     imagesPerSecond,
+    imagesPerSecondOneModelSerial: serialPerSecond,
+    imagesPerSecondOneModelTwoConcurrent: concurrentPerSecond,
     peakRssMb,
+    /** 1-minute load average before and after (this machine is shared; other work skews timings). */
+    loadAverage: [loadStart, loadavg()[0] ?? 0],
   };
   const f = (v: number | null, d = 3): string => (v === null || Number.isNaN(v) ? 'n/a' : v.toFixed(d));
   const rows: [string, string][] = [
@@ -191,8 +212,12 @@ async function main(): Promise<void> {
     ['latency p50/p95 ms, 2 threads', `${f(result.latencyP50Ms, 1)} / ${f(result.latencyP95Ms, 1)}`],
     ['latency p50/p95 ms, 1 thread', `${f(result.latency1ThreadP50Ms, 1)} / ${f(result.latency1ThreadP95Ms, 1)}`],
     ['latency p50 ms, no heat map', f(result.latencyNoHeatmapP50Ms, 1)],
-    ['images/s (2 cores)', f(imagesPerSecond, 1)],
+    [
+      'images/s, with heat maps',
+      `${f(imagesPerSecond, 1)} (2-worker pool, 4 in flight); one 2-thread model: ${f(serialPerSecond, 1)} serial, ${f(concurrentPerSecond, 1)} with 2 in flight`,
+    ],
     ['peak RSS MB', f(peakRssMb, 0)],
+    ['load average (1 min) start/end', `${f(loadStart, 2)} / ${f(loadavg()[0] ?? 0, 2)}`],
     [
       'model',
       `${trained.summary.bankRows} x ${trained.summary.dims} fp16, ${(trained.artifact.length / 1e6).toFixed(2)} MB, load ${f(loadMs, 0)} ms`,

@@ -6,7 +6,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { isVigilError, VigilError } from '@vigil/contracts';
-import { loadModel, trainModel, type AnomalyModel, type TrainedModel } from './index';
+import { loadModel, loadModelPool, trainModel, type AnomalyModel, type TrainedModel } from './index';
+import { readArtifact } from './artifact';
+import { drawDefect, randomDefects } from './defects';
 import { auroc } from './metrics';
 import { textureImage } from './testing/synthetic';
 
@@ -81,6 +83,23 @@ describe('engine on synthetic textures with injected defects', () => {
     expect(bits(b.rawScore)).toBe(bits(a.rawScore));
   });
 
+  it('gives the same results from a worker-thread pool, errors included', async () => {
+    const pool = await loadModelPool(trained.artifact, { workers: 2, cacheDir });
+    try {
+      const imgs = [normals[9] as Buffer, defects[2]?.bytes as Buffer, defects[3]?.bytes as Buffer];
+      const direct = [];
+      for (const b of imgs) direct.push(await model.detect(b));
+      const pooled = await Promise.all(imgs.map((b) => pool.detect(b)));
+      expect(pooled.map((r) => r.rawScore)).toEqual(direct.map((r) => r.rawScore));
+      expect(Buffer.isBuffer(pooled[1]?.heatmap)).toBe(true);
+      expect(pooled[1]?.heatmap?.equals(direct[1]?.heatmap as Buffer)).toBe(true);
+      expect(pooled[1]?.segmentation?.anomalies).toEqual(direct[1]?.segmentation?.anomalies);
+      await expect(pool.detect(Buffer.from('not an image'))).rejects.toMatchObject({ code: 'UNSUPPORTED_MEDIA_TYPE' });
+    } finally {
+      await pool.release();
+    }
+  });
+
   it('rejects a corrupted artifact with a typed error', async () => {
     const bad = Uint8Array.from(trained.artifact);
     bad[100] = (bad[100] as number) ^ 1;
@@ -114,5 +133,32 @@ describe('engine on synthetic textures with injected defects', () => {
     const { crc32 } = await import('node:zlib');
     huge.writeUInt32BE(crc32(huge.subarray(12, 29)) >>> 0, 29);
     expect(await codeOf(huge)).toBe('IMAGE_TOO_LARGE');
+  });
+});
+
+describe('automatic configuration', () => {
+  it('draws synthetic defects with masks and records the choice in the model', async () => {
+    const base = new Float32Array(3 * 32 * 48).map((_, i) => ((i * 2654435761) % 997) / 997);
+    for (const d of randomDefects(4, 1, { w: 48, h: 32 })) {
+      const { tensor, mask } = drawDefect(base, 48, 32, d);
+      expect(mask.some((m) => m)).toBe(true);
+      expect(tensor).not.toEqual(base);
+    }
+    const imgs = [];
+    for (let i = 0; i < 8; i++)
+      imgs.push({ bytes: (await textureImage(400 + i, { width: 64, height: 64 })).bytes, label: 'normal' as const });
+    const stages: string[] = [];
+    const t = await trainModel(
+      imgs,
+      { config: { inputSize: 64, backbones: ['mnv2-mid'] }, autoConfig: true, cacheDir, threads: 1 },
+      (p) => stages.push(p.stage),
+    );
+    const sel = t.summary.selection;
+    expect(sel?.candidates.length).toBeGreaterThan(1);
+    expect(sel?.candidates.every((c) => !('inputSize' in c.settings) && !('backbones' in c.settings))).toBe(true);
+    expect(stages).toContain('selection');
+    const { header } = readArtifact(t.artifact);
+    expect((header.training.selection as { chosen: unknown }).chosen).toEqual(sel?.chosen);
+    expect(header.config.topK).toBe(t.summary.config.topK);
   });
 });

@@ -14,3 +14,5 @@ export { prepareImage, probeImage } from './preprocess';
 export type { Roi, PreparedImage } from './preprocess';
 export type { MaskClass } from './patchcore';
 export * as metrics from './metrics';
+export { loadModelPool, ModelPool } from './pool';
+export type { PoolOptions } from './pool';

@@ -119,7 +119,7 @@ export class AnomalyModel {
     const score = normalise(raw, t.image, t.scale);
     const isAnomalous = raw >= t.image;
     const at = { width: prepared.width, height: prepared.height, roi: prepared.roi };
-    const heatmap = opts.heatmap === false ? undefined : await heatmapPng(r.map, r.mapW, r.mapH, t.pixel, at);
+    const heatmap = opts.heatmap === false ? undefined : heatmapPng(r.map, r.mapW, r.mapH, t.pixel, at);
     let segmentation: DetectionResult['segmentation'];
     if (this.info.classes.length && opts.segmentation !== false) {
       segmentation = await this.segment(r.map, r.mapW, r.mapH, features, at);
@@ -181,7 +181,7 @@ export class AnomalyModel {
         counts[l] = (counts[l] ?? 0) + 1;
       }
     }
-    const mask = await labelMaskPng(
+    const mask = labelMaskPng(
       labels,
       w,
       h,

@@ -47,13 +47,23 @@ function mapSharpError(cause: unknown): VigilError {
 
 /** Width and height after EXIF orientation, with size limits checked; throws typed errors. */
 export async function probeImage(bytes: Uint8Array): Promise<{ width: number; height: number }> {
+  return (await open(bytes)).size;
+}
+
+/** One sharp instance per image: the header is read once for the checks, then the same instance decodes. */
+async function open(bytes: Uint8Array): Promise<{ img: sharp.Sharp; size: { width: number; height: number } }> {
   if (!bytes || bytes.length === 0) throw errors.invalidImage('image is empty');
   let meta: sharp.Metadata;
+  const img = sharp(bytes, sharpOptions);
   try {
-    meta = await sharp(bytes, sharpOptions).metadata();
+    meta = await img.metadata();
   } catch (cause) {
     throw mapSharpError(cause);
   }
+  return { img, size: checkSize(meta) };
+}
+
+function checkSize(meta: sharp.Metadata): { width: number; height: number } {
   const rawW = meta.width ?? 0;
   const rawH = meta.height ?? 0;
   const swap = (meta.orientation ?? 1) >= 5;
@@ -90,12 +100,13 @@ function clampRoi(roi: Roi | undefined, width: number, height: number): Roi {
 
 /** Decode, orient, crop to the ROI, resize (keeping aspect), grey -> 3 channels, planar 0..1 floats. */
 export async function prepareImage(bytes: Uint8Array, opts: PreprocessOptions): Promise<PreparedImage> {
-  const { width, height } = await probeImage(bytes);
+  const opened = await open(bytes);
+  const { width, height } = opened.size;
   const roi = clampRoi(opts.roi, width, height);
   const { netW, netH } = networkSize(roi.width, roi.height, opts.inputSize, opts.sizeMultiple);
   let raw: { data: Buffer; info: sharp.OutputInfo };
   try {
-    let img = sharp(bytes, sharpOptions).rotate();
+    let img = opened.img.rotate();
     if (opts.roi) img = img.extract(roi);
     raw = await img
       .resize(netW, netH, { fit: 'fill', kernel: 'linear' })

@@ -1,11 +1,14 @@
-import sharp from 'sharp';
+import { encodeFilteredPalettePng, encodePalettePng, resampleToIndices } from './png';
 import { type Roi } from './preprocess';
 
-/** A perceptual "jet"-like colour ramp, 256 entries of RGB. */
-const JET = (() => {
+/** Palette index used for pixels outside the analysed region (black). */
+const OUTSIDE = 255;
+
+/** A perceptual "jet"-like colour ramp in palette entries 0..254; entry 255 is black. */
+const JET_PALETTE = (() => {
   const lut = new Uint8Array(256 * 3);
-  for (let i = 0; i < 256; i++) {
-    const v = i / 255;
+  for (let i = 0; i < 255; i++) {
+    const v = i / 254;
     const r = Math.min(1, Math.max(0, 1.5 - Math.abs(4 * v - 3)));
     const g = Math.min(1, Math.max(0, 1.5 - Math.abs(4 * v - 2)));
     const b = Math.min(1, Math.max(0, 1.5 - Math.abs(4 * v - 1)));
@@ -22,45 +25,29 @@ export interface Placement {
   readonly roi: Roi;
 }
 
-/** Scales an RGB raster of the analysed region to the region's size and places it in a black full-size canvas. */
-async function placePng(
-  rgb: Uint8Array,
-  w: number,
-  h: number,
-  at: Placement,
-  kernel: 'linear' | 'nearest',
-): Promise<Buffer> {
-  let img = sharp(rgb, { raw: { width: w, height: h, channels: 3 } }).resize(at.roi.width, at.roi.height, {
-    fit: 'fill',
-    kernel,
-  });
-  const right = at.width - at.roi.left - at.roi.width;
-  const bottom = at.height - at.roi.top - at.roi.height;
-  if (at.roi.left || at.roi.top || right || bottom) {
-    img = sharp(await img.raw().toBuffer(), {
-      raw: { width: at.roi.width, height: at.roi.height, channels: 3 },
-    }).extend({ left: at.roi.left, top: at.roi.top, right, bottom, background: { r: 0, g: 0, b: 0 } });
-  }
-  return img.png({ compressionLevel: 2, adaptiveFiltering: false }).toBuffer();
+/** Places a raster of the analysed region into a full-size one filled with `fill`. */
+function place(region: Uint8Array, at: Placement, fill: number): Uint8Array {
+  const { roi } = at;
+  if (!roi.left && !roi.top && roi.width === at.width && roi.height === at.height) return region;
+  const out = new Uint8Array(at.width * at.height).fill(fill);
+  for (let y = 0; y < roi.height; y++)
+    out.set(region.subarray(y * roi.width, (y + 1) * roi.width), (roi.top + y) * at.width + roi.left);
+  return out;
 }
 
-/** Heat map PNG of `map` (values scaled so that `half` maps to the middle of the ramp), image-sized. */
-export async function heatmapPng(
-  map: Float32Array,
-  w: number,
-  h: number,
-  half: number,
-  at: Placement,
-): Promise<Buffer> {
-  const rgb = new Uint8Array(w * h * 3);
-  const k = half > 0 ? 127.5 / half : 0;
-  for (let i = 0; i < w * h; i++) {
-    const v = Math.max(0, Math.min(255, Math.round((map[i] as number) * k)));
-    rgb[i * 3] = JET[v * 3] as number;
-    rgb[i * 3 + 1] = JET[v * 3 + 1] as number;
-    rgb[i * 3 + 2] = JET[v * 3 + 2] as number;
+/**
+ * Heat map PNG of `map` (values scaled so that `half` maps to the middle of the ramp), bilinearly resampled
+ * to the analysed region's size and placed in an image-sized canvas (black outside the region).
+ */
+export function heatmapPng(map: Float32Array, w: number, h: number, half: number, at: Placement): Buffer {
+  const scale = half > 0 ? 127 / half : 0;
+  const { roi } = at;
+  if (!roi.left && !roi.top && roi.width === at.width && roi.height === at.height) {
+    const scanlines = resampleToIndices(map, w, h, at.width, at.height, scale, 254, true);
+    return encodeFilteredPalettePng(scanlines, at.width, at.height, JET_PALETTE);
   }
-  return placePng(rgb, w, h, at, 'linear');
+  const region = resampleToIndices(map, w, h, roi.width, roi.height, scale, 254);
+  return encodePalettePng(place(region, at, OUTSIDE), at.width, at.height, JET_PALETTE);
 }
 
 export function parseHexColor(hex: string): [number, number, number] {
@@ -69,23 +56,45 @@ export function parseHexColor(hex: string): [number, number, number] {
   return [(v >> 16) & 255, (v >> 8) & 255, v & 255];
 }
 
-/** Class-coloured mask PNG from a label raster (0 = background). */
-export async function labelMaskPng(
+/** Class-coloured mask PNG from a label raster (0 = background, black), nearest-neighbour resampled. */
+export function labelMaskPng(
   labels: Uint8Array,
   w: number,
   h: number,
   colors: readonly string[],
   at: Placement,
-): Promise<Buffer> {
-  const rgbOf = colors.map(parseHexColor);
-  const rgb = new Uint8Array(w * h * 3);
-  for (let i = 0; i < w * h; i++) {
-    const l = labels[i] as number;
-    if (!l) continue;
-    const c = rgbOf[l - 1] ?? [255, 0, 0];
-    rgb[i * 3] = c[0];
-    rgb[i * 3 + 1] = c[1];
-    rgb[i * 3 + 2] = c[2];
+): Buffer {
+  const palette = new Uint8Array(3 * (colors.length + 1));
+  colors.forEach((c, i) => palette.set(parseHexColor(c), 3 * (i + 1)));
+  const rw = at.roi.width;
+  const rh = at.roi.height;
+  const { roi } = at;
+  // Full-frame masks are written directly as Sub-filtered PNG scanlines; otherwise placed in a canvas first.
+  const direct = !roi.left && !roi.top && roi.width === at.width && roi.height === at.height;
+  const stride = direct ? rw + 1 : rw;
+  const region = new Uint8Array(stride * rh);
+  const xs = new Int32Array(rw);
+  for (let x = 0; x < rw; x++) xs[x] = Math.min(w - 1, Math.floor(((x + 0.5) * w) / rw));
+  let lastSrc = -1;
+  for (let y = 0; y < rh; y++) {
+    const src = Math.min(h - 1, Math.floor(((y + 0.5) * h) / rh));
+    let o = y * stride;
+    // Upscaled rows repeat: copy the previous output row when it came from the same source row.
+    if (src === lastSrc) region.copyWithin(o, o - stride, o);
+    else {
+      const sy = src * w;
+      if (direct) {
+        region[o++] = 1;
+        let prev = 0;
+        for (let x = 0; x < rw; x++) {
+          const v = labels[sy + (xs[x] as number)] as number;
+          region[o++] = (v - prev) & 255;
+          prev = v;
+        }
+      } else for (let x = 0; x < rw; x++) region[o++] = labels[sy + (xs[x] as number)] as number;
+    }
+    lastSrc = src;
   }
-  return placePng(rgb, w, h, at, 'nearest');
+  if (direct) return encodeFilteredPalettePng(region, rw, rh, palette);
+  return encodePalettePng(place(region, at, 0), at.width, at.height, palette);
 }

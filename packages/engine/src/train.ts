@@ -14,6 +14,8 @@ import {
   type Extracted,
   type MaskClass,
 } from './patchcore';
+import { probeImage } from './preprocess';
+import { candidateOverrides, selectConfig, type SelectionReport } from './select';
 import { shuffled } from './random';
 
 export const ENGINE_VERSION = '0.1.0';
@@ -36,6 +38,15 @@ export interface TrainOptions {
   readonly seed?: number;
   readonly threads?: number;
   readonly cacheDir?: string;
+  /**
+   * Choose the settings not pinned in `config` (input size, layers, aggregation, networks, top-k) by two-fold
+   * cross-fitting over the normals, scored on held-out normals, synthetic defects drawn into them, and the
+   * labelled anomalies. Opt-in (default false) until its validation signal is shown to pick better settings
+   * than the defaults on real sets (see README); needs >= 6 normal images.
+   */
+  readonly autoConfig?: boolean;
+  /** Time the automatic choice may spend, seconds (default 30); later candidates are skipped. */
+  readonly selectionBudgetSeconds?: number;
 }
 
 export interface TrainingSummary {
@@ -44,6 +55,8 @@ export interface TrainingSummary {
   readonly dims: number;
   readonly threshold: ArtifactHeader['threshold'];
   readonly calibration: { readonly normals: number; readonly anomalies: number; readonly f1?: number };
+  /** What the automatic configuration tried and chose (absent when it did not run). */
+  readonly selection?: SelectionReport;
   readonly seconds: number;
 }
 
@@ -111,7 +124,8 @@ export async function trainModel(
   onProgress: ProgressCallback = () => undefined,
 ): Promise<TrainedModel> {
   const started = performance.now();
-  const cfg: EngineConfig = { ...DEFAULT_CONFIG, ...options.config };
+  const pinned: Partial<EngineConfig> = options.config ?? {};
+  let cfg: EngineConfig = { ...DEFAULT_CONFIG, ...pinned };
   const seed = options.seed ?? 1234;
   const threads = options.threads ?? 2;
   const policy = options.threshold ?? { mode: 'f1' };
@@ -134,17 +148,39 @@ export async function trainModel(
   const bankImages = normals.filter((_, i) => !calIdx.has(i));
   const calNormals = normals.filter((_, i) => calIdx.has(i));
 
+  let selection: SelectionReport | undefined;
+  const variable = candidateOverrides(pinned, 0).length > 1 || !('topK' in pinned);
+  if ((options.autoConfig ?? false) && normals.length >= 6 && variable) {
+    const first = await probeImage((normals[0] as TrainingImage).bytes);
+    const roi = cfg.roi;
+    const s = await selectConfig({
+      base: cfg,
+      pinned,
+      normals: normals.map((i) => i.bytes),
+      anomalies: anomalies.map((i) => i.bytes),
+      imageLongSide: roi ? Math.max(roi.width, roi.height) : Math.max(first.width, first.height),
+      seed,
+      threads,
+      ...(options.cacheDir ? { cacheDir: options.cacheDir } : {}),
+      budgetSeconds: options.selectionBudgetSeconds ?? 30,
+      onProgress: (f, message) => onProgress({ stage: 'selection', fraction: 0.6 * f, message }),
+    });
+    cfg = s.config;
+    selection = s.report;
+  }
+
   const fx = await FeatureExtractor.create(featureSpecOf(cfg), {
     threads,
     ...(options.cacheDir ? { cacheDir: options.cacheDir } : {}),
   });
   try {
+    const at = selection ? 0.6 : 0;
     const bankExtracted: Extracted[] = [];
     for (const [i, img] of bankImages.entries()) {
       bankExtracted.push(await extract(fx, img.bytes, cfg));
-      onProgress({ stage: 'features', fraction: (0.4 * (i + 1)) / bankImages.length });
+      onProgress({ stage: 'features', fraction: at + ((1 - at) * 0.4 * (i + 1)) / bankImages.length });
     }
-    onProgress({ stage: 'coreset', fraction: 0.45 });
+    onProgress({ stage: 'coreset', fraction: at + (1 - at) * 0.45 });
     const bank = await buildBank(
       bankExtracted.map((e) => e.features),
       cfg,
@@ -152,12 +188,13 @@ export async function trainModel(
       threads,
     );
     bankExtracted.length = 0;
-    onProgress({ stage: 'calibration', fraction: 0.7 });
+    const b = bank;
+    onProgress({ stage: 'calibration', fraction: at + (1 - at) * 0.7 });
     const scorer = await createScorer(bank.rows, bank.count, bank.dims, fx.info.stride, cfg, threads);
     const scoreOf = async (img: TrainingImage): Promise<{ score: number; map: Float32Array; ex: Extracted }> => {
       const ex = await extract(fx, img.bytes, cfg);
       const r = await scorer.score(ex.features.data, ex.features.h, ex.features.w);
-      return { score: imageScore(r, ex.features, bank, cfg), map: r.map, ex };
+      return { score: imageScore(r, ex.features, b, cfg), map: r.map, ex };
     };
     const calSet = calNormals.length ? calNormals : bankImages;
     const normalScores: number[] = [];
@@ -224,6 +261,7 @@ export async function trainModel(
           calibrationF1: f1 ?? null,
           seconds,
           seed,
+          ...(selection ? { selection } : {}),
         },
       },
       { bank: bank.half, neighbours: bank.neighbours, prototypes },
@@ -237,6 +275,7 @@ export async function trainModel(
         dims: bank.dims,
         threshold: thresholdRecord,
         calibration: { normals: calSet.length, anomalies: anomalies.length, ...(f1 !== undefined ? { f1 } : {}) },
+        ...(selection ? { selection } : {}),
         seconds,
       },
     };

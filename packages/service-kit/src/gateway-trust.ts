@@ -42,8 +42,11 @@ export function verifyPrincipal(
 ): SignedIdentity {
   if (!header)
     throw errors.unauthenticated('missing gateway identity: subgraphs are reachable only through the gateway');
-  const [version, payload, signature] = header.split('.');
-  if (version !== 'v1' || !payload || !signature) throw errors.unauthenticated('malformed gateway identity');
+  const parts = header.split('.');
+  const [version, payload, signature] = parts;
+  // Exactly three parts: trailing segments would otherwise ride along unsigned.
+  if (parts.length !== 3 || version !== 'v1' || !payload || !signature)
+    throw errors.unauthenticated('malformed gateway identity');
   const expected = hmac(secret, payload);
   const given = Buffer.from(signature, 'base64url');
   if (given.length !== expected.length || !timingSafeEqual(given, expected)) {

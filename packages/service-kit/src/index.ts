@@ -12,3 +12,7 @@ export * from './scalars';
 export * from './job-view';
 export * from './jobs-port';
 export * from './platform-environment';
+export * from './infrastructure';
+export * from './jobs';
+export * from './health';
+export * from './distributed';

@@ -2,7 +2,8 @@ import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { migrateToLatest, openDatabase, type DatabaseHandle } from '@vigil/db';
 import { LocalDiskObjectStore, S3ObjectStore, SourceReader, createS3Client, type ObjectStore } from '@vigil/storage';
-import type { PlatformEnvironment, Logger } from '@vigil/service-kit';
+import type { Logger } from './logger';
+import type { PlatformEnvironment } from './platform-environment';
 
 /** The stateful things every Vigil process needs, chosen from the environment. */
 export interface Storage {

@@ -1,7 +1,8 @@
 import type { Kysely } from 'kysely';
 import type { Database } from '@vigil/db';
 import { BullMqTransport, InProcessTransport, JobRepository, JobRunner } from '@vigil/queue';
-import type { Logger, PlatformEnvironment } from '@vigil/service-kit';
+import type { Logger } from './logger';
+import type { PlatformEnvironment } from './platform-environment';
 
 export interface RunningJobSystem {
   readonly system: JobRunner;
@@ -21,7 +22,12 @@ export async function openJobSystem(
 ): Promise<RunningJobSystem> {
   const logger = log.child({ component: 'jobs' });
   const transport = environment.REDIS_URL
-    ? new BullMqTransport({ connection: environment.REDIS_URL, concurrency: environment.WORKER_CONCURRENCY, logger })
+    ? new BullMqTransport({
+        connection: environment.REDIS_URL,
+        prefix: environment.QUEUE_PREFIX,
+        concurrency: environment.WORKER_CONCURRENCY,
+        logger,
+      })
     : new InProcessTransport({ concurrency: environment.WORKER_CONCURRENCY, logger });
   const system = new JobRunner({ store: new JobRepository(db), transport, logger });
   return {

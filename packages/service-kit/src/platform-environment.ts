@@ -20,6 +20,11 @@ export const platformEnvironmentSchema = z.object({
     .string()
     .regex(/^rediss?:\/\//, 'must be a redis:// URL')
     .optional(),
+  /** Prefix of every BullMQ key in Redis, so several installations (or test runs) can share one Redis. */
+  QUEUE_PREFIX: z
+    .string()
+    .regex(/^[A-Za-z0-9_.-]+$/, 'letters, digits, _ . and - only')
+    .default('vigil'),
   /** Object store bucket; when unset, objects live on local disk under VIGIL_DATA_DIR/objects. */
   S3_BUCKET: z.string().optional(),
   S3_PREFIX: z.string().default(''),

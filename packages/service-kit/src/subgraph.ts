@@ -34,6 +34,9 @@ export async function createSubgraphServer(
     formatError: formatGraphQLError(log),
     introspection: options.introspection ?? true,
     includeStacktraceInErrorResponses: false,
+    // The process's own shutdown (onShutdown) stops everything in order; Apollo's handler would stop the
+    // server first and then re-send the signal, which onShutdown reads as an impatient second one.
+    stopOnTerminationSignals: false,
     // Traces are for Apollo's hosted studio, which a self-hosted plant does not use.
     plugins: [ApolloServerPluginInlineTraceDisabled()],
   });

@@ -1,9 +1,9 @@
 import { DatasetType, EntryLabel, errors, type DefectClass } from '@vigil/contracts';
 import type { DatasetEntryRow, DatasetRow } from '@vigil/db';
-import { decodeCursor, pageSize, toPage, type AuditTrail, type Page } from '@vigil/service-kit';
+import { pageSize, toPage, type AuditTrail, type Page } from '@vigil/service-kit';
 import type { DatasetRepository, DatasetStatsRow } from '../repositories/datasets';
 import type { EntryFilter, EntryRepository, NewEntry } from '../repositories/entries';
-import type { Actor, ProjectService, Transactor } from './projects';
+import { decodeUuidCursor, type Actor, type ProjectService, type Transactor } from './projects';
 
 export interface Dataset {
   readonly id: string;
@@ -162,7 +162,7 @@ export class DatasetService {
     after?: string | null,
   ): Promise<Page<DatasetEntry>> {
     const limit = pageSize(first);
-    const rows = await this.entries.list(datasetId, filter, limit, decodeCursor(after));
+    const rows = await this.entries.list(datasetId, filter, limit, decodeUuidCursor(after));
     return toPage(rows, limit, toEntry);
   }
 

@@ -1,7 +1,7 @@
-import { errors, type Principal } from '@vigil/contracts';
+import { errors, isUuid, type Principal } from '@vigil/contracts';
 import type { Kysely } from 'kysely';
 import type { Database, ProjectRow } from '@vigil/db';
-import { decodeCursor, pageSize, toPage, type AuditTrail, type Page } from '@vigil/service-kit';
+import { decodeCursor, pageSize, toPage, type AuditTrail, type Cursor, type Page } from '@vigil/service-kit';
 import type { ProjectRepository } from '../repositories/projects';
 
 /** Lookout's project-name rule, kept so names migrate unchanged. */
@@ -25,6 +25,13 @@ export function toProject(row: ProjectRow): Project {
     updatedAt: row.updated_at,
     createdBy: row.created_by,
   };
+}
+
+/** A keyset cursor over uuid-keyed rows; a forged id is bad input, not a database error. */
+export function decodeUuidCursor(after: string | null | undefined): Cursor | null {
+  const cursor = decodeCursor(after);
+  if (cursor && !isUuid(cursor.id)) throw errors.badInput('invalid pagination cursor', { cursor: after });
+  return cursor;
 }
 
 export interface Actor {
@@ -98,7 +105,7 @@ export class ProjectService {
 
   async list(first: number | null | undefined, after: string | null | undefined): Promise<Page<Project>> {
     const limit = pageSize(first);
-    const rows = await this.projects.list(limit, decodeCursor(after));
+    const rows = await this.projects.list(limit, decodeUuidCursor(after));
     return toPage(rows, limit, toProject);
   }
 

@@ -141,6 +141,8 @@ export class DatasetImportJobs {
     const before = await this.get(id);
     const row = await this.jobs.cancel(id);
     if (!row) throw errors.notFound('dataset import job', id);
+    // Both sides of the audit row in the same (view) form, not one upper- and one lower-case.
+    const after = view(row);
     await this.audit.record({
       actor: actor.principal,
       requestId: actor.requestId,
@@ -148,8 +150,8 @@ export class DatasetImportJobs {
       entityType: 'job',
       entityId: id,
       before: { status: before.status },
-      after: { status: row.status },
+      after: { status: after.status },
     });
-    return view(row);
+    return after;
   }
 }

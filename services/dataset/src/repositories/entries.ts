@@ -40,10 +40,12 @@ export class KyselyEntryRepository implements EntryRepository {
   constructor(private readonly db: Kysely<Database>) {}
 
   async upsert(datasetId: string, entries: readonly NewEntry[], db = this.db): Promise<UpsertResult> {
+    // One row per image, the last given winning: Postgres refuses an upsert that touches a row twice.
+    const unique = [...new Map(entries.map((e) => [e.imageId, e])).values()];
     const rows: DatasetEntryRow[] = [];
     let created = 0;
-    for (let i = 0; i < entries.length; i += UPSERT_CHUNK) {
-      const chunk = entries.slice(i, i + UPSERT_CHUNK);
+    for (let i = 0; i < unique.length; i += UPSERT_CHUNK) {
+      const chunk = unique.slice(i, i + UPSERT_CHUNK);
       const result = await db
         .insertInto('dataset_entries')
         .values(

@@ -15,29 +15,42 @@ const MetadataQuerySchema = z.object({
   tags: z.string().optional(),
 });
 
-/** Reads a request body up to `maxBytes`, failing as soon as it is exceeded (never buffering more). */
-async function readBody(req: Request, maxBytes: number): Promise<Buffer> {
+/**
+ * Reads a request body up to `maxBytes`, failing as soon as it is exceeded (never buffering more). An oversize
+ * body is not destroyed mid-read, which would reset the connection before the 413 reaches the client: the rest
+ * is discarded unread and the connection is closed once the response is sent.
+ */
+function readBody(req: Request, res: Response, maxBytes: number): Promise<Buffer> {
+  const tooLarge = (message: string) => {
+    res.setHeader('connection', 'close');
+    return new VigilError(ErrorCode.PayloadTooLarge, message, { limit: maxBytes });
+  };
   const declared = Number(req.get('content-length'));
   if (Number.isFinite(declared) && declared > maxBytes) {
-    throw new VigilError(ErrorCode.PayloadTooLarge, `the upload is ${declared} bytes; the limit is ${maxBytes}`, {
-      limit: maxBytes,
-    });
+    req.resume();
+    return Promise.reject(tooLarge(`the upload is ${declared} bytes; the limit is ${maxBytes}`));
   }
-  const chunks: Buffer[] = [];
-  let total = 0;
-  for await (const chunk of req) {
-    const buffer = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk as string);
-    total += buffer.length;
-    if (total > maxBytes) {
-      req.destroy();
-      throw new VigilError(ErrorCode.PayloadTooLarge, `the upload is over the ${maxBytes}-byte limit`, {
-        limit: maxBytes,
-      });
-    }
-    chunks.push(buffer);
-  }
-  if (total === 0) throw errors.badInput('the upload is empty: send the image bytes as the request body');
-  return Buffer.concat(chunks, total);
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let total = 0;
+    const stop = (error: unknown) => {
+      req.off('data', onData).off('end', onEnd).off('error', stop);
+      // Still flowing with no listener: the remainder is read and dropped.
+      req.resume();
+      reject(error);
+    };
+    const onData = (chunk: Buffer | string) => {
+      const buffer = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk);
+      total += buffer.length;
+      if (total > maxBytes) return stop(tooLarge(`the upload is over the ${maxBytes}-byte limit`));
+      chunks.push(buffer);
+    };
+    const onEnd = () => {
+      if (total === 0) return reject(errors.badInput('the upload is empty: send the image bytes as the request body'));
+      resolve(Buffer.concat(chunks, total));
+    };
+    req.on('data', onData).on('end', onEnd).on('error', stop);
+  });
 }
 
 /**
@@ -57,7 +70,7 @@ export function imagesRouter(deps: { catalog: ImageCatalog; maxUploadBytes: numb
       if (!query.success)
         throw errors.badInput('invalid query parameters', { issues: query.error.issues.map((i) => i.message) });
       const { name, tags, capturedAt, ...rest } = query.data;
-      const bytes = await readBody(req, deps.maxUploadBytes);
+      const bytes = await readBody(req, res, deps.maxUploadBytes);
       const result = await deps.catalog.ingest({
         bytes,
         originalName: name ?? null,
@@ -80,7 +93,6 @@ export function imagesRouter(deps: { catalog: ImageCatalog; maxUploadBytes: numb
         deduplicated: result.deduplicated,
       });
     } catch (error) {
-      // Drain nothing more: the connection is closed for oversize bodies.
       sendError(res, error, deps.log);
     }
   });

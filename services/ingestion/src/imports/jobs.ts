@@ -21,7 +21,8 @@ export type ImageImportJobView = JobView<ImageImportSummary> & { readonly source
 
 const InputSchema = z.object({
   source: z.string().trim().min(1),
-  metadata: CaptureMetadataSchema.nullish(),
+  // GraphQL lets a client send `station: null` for a nullable input field; that means "not given".
+  metadata: z.preprocess((value) => (isRecord(value) ? stripNulls(value) : value), CaptureMetadataSchema).nullish(),
   idempotencyKey: z.string().min(1).max(200).nullish(),
 });
 
@@ -41,7 +42,7 @@ export class ImageImportJobs {
     const parsed = InputSchema.safeParse(input);
     if (!parsed.success)
       throw errors.badInput(parsed.error.issues.map((i) => `${i.path.join('.') || 'input'}: ${i.message}`).join('; '));
-    const metadata = parsed.data.metadata ? stripNulls(parsed.data.metadata) : undefined;
+    const metadata = parsed.data.metadata ?? undefined;
     const payload: ImportImagesPayload = {
       source: parsed.data.source,
       ...(metadata ? { metadata } : {}),
@@ -75,6 +76,8 @@ export class ImageImportJobs {
     const before = await this.get(id);
     const row = await this.jobs.cancel(id);
     if (!row) throw errors.notFound('image import job', id);
+    // Both sides of the audit row in the same (view) form, not one upper- and one lower-case.
+    const after = view(row);
     await this.audit.record({
       actor: actor.principal,
       requestId: actor.requestId,
@@ -82,14 +85,16 @@ export class ImageImportJobs {
       entityType: 'job',
       entityId: id,
       before: { status: before.status },
-      after: { status: row.status },
+      after: { status: after.status },
     });
-    return view(row);
+    return after;
   }
 }
 
-function stripNulls<T extends Record<string, unknown>>(value: T): { [K in keyof T]: Exclude<T[K], null> } {
-  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== null && v !== undefined)) as {
-    [K in keyof T]: Exclude<T[K], null>;
-  };
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function stripNulls(value: Record<string, unknown>): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== null && v !== undefined));
 }

@@ -1,0 +1,121 @@
+import { crc32, deflateSync, constants } from 'node:zlib';
+
+/**
+ * A minimal PNG writer for 8-bit palette (colour type 3) images. Heat maps and masks are smooth or flat
+ * rasters of palette indices, so one byte per pixel with the Sub filter and fast deflate is several times
+ * cheaper than encoding RGB through libvips.
+ */
+
+function chunk(type: string, data: Uint8Array): Buffer {
+  const out = Buffer.alloc(12 + data.length);
+  out.writeUInt32BE(data.length, 0);
+  out.write(type, 4, 'latin1');
+  out.set(data, 8);
+  out.writeUInt32BE(crc32(out.subarray(4, 8 + data.length)) >>> 0, 8 + data.length);
+  return out;
+}
+
+const SIGNATURE = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
+
+/** Applies PNG's Sub filter to rows of palette indices: [h, w] -> [h, 1 + w] scanlines. */
+export function subFilter(indices: Uint8Array, w: number, h: number): Uint8Array {
+  const out = new Uint8Array(h * (w + 1));
+  let o = 0;
+  let s = 0;
+  for (let y = 0; y < h; y++) {
+    out[o++] = 1;
+    let prev = 0;
+    for (let x = 0; x < w; x++) {
+      const v = indices[s++] as number;
+      out[o++] = (v - prev) & 255;
+      prev = v;
+    }
+  }
+  return out;
+}
+
+/** PNG from Sub-filtered scanlines ([h, 1 + w]) of palette indices; `palette` is RGB triplets (<= 256). */
+export function encodeFilteredPalettePng(scanlines: Uint8Array, w: number, h: number, palette: Uint8Array): Buffer {
+  const ihdr = Buffer.alloc(13);
+  ihdr.writeUInt32BE(w, 0);
+  ihdr.writeUInt32BE(h, 4);
+  ihdr[8] = 8; // bit depth
+  ihdr[9] = 3; // colour type: palette
+  const idat = deflateSync(scanlines, { level: 1, strategy: constants.Z_RLE });
+  return Buffer.concat([
+    SIGNATURE,
+    chunk('IHDR', ihdr),
+    chunk('PLTE', palette),
+    chunk('IDAT', idat),
+    chunk('IEND', new Uint8Array(0)),
+  ]);
+}
+
+/** PNG of palette indices [h, w]. */
+export function encodePalettePng(indices: Uint8Array, w: number, h: number, palette: Uint8Array): Buffer {
+  return encodeFilteredPalettePng(subFilter(indices, w, h), w, h, palette);
+}
+
+/**
+ * Bilinear resampling (half-pixel centres) of a single-channel map [h, w] to palette indices [outH, outW]:
+ * index = round(clamp(value * scale, 0, maxIndex)). With `filtered`, the result is PNG Sub-filtered scanlines
+ * ([outH, 1 + outW]) ready for `encodeFilteredPalettePng`, saving a pass over the image.
+ */
+export function resampleToIndices(
+  map: Float32Array,
+  w: number,
+  h: number,
+  outW: number,
+  outH: number,
+  scale: number,
+  maxIndex: number,
+  filtered = false,
+): Uint8Array {
+  const scaled = new Float32Array(w * h);
+  for (let i = 0; i < scaled.length; i++) {
+    const v = (map[i] as number) * scale;
+    scaled[i] = v <= 0 ? 0 : v >= maxIndex ? maxIndex : v;
+  }
+  const stride = filtered ? outW + 1 : outW;
+  const out = new Uint8Array(stride * outH);
+  const sx = w / outW;
+  const sy = h / outH;
+  const x0s = new Int32Array(outW);
+  const x1s = new Int32Array(outW);
+  const fxs = new Float32Array(outW);
+  for (let x = 0; x < outW; x++) {
+    const fx = Math.max(0, Math.min(w - 1, (x + 0.5) * sx - 0.5));
+    const x0 = Math.floor(fx);
+    x0s[x] = x0;
+    x1s[x] = Math.min(w - 1, x0 + 1);
+    fxs[x] = fx - x0;
+  }
+  const row = new Float32Array(w);
+  for (let y = 0; y < outH; y++) {
+    const fy = Math.max(0, Math.min(h - 1, (y + 0.5) * sy - 0.5));
+    const y0 = Math.floor(fy);
+    const r0 = y0 * w;
+    const r1 = Math.min(h - 1, y0 + 1) * w;
+    const ty = fy - y0;
+    for (let x = 0; x < w; x++) {
+      const a = scaled[r0 + x] as number;
+      row[x] = a + ((scaled[r1 + x] as number) - a) * ty;
+    }
+    let o = y * stride;
+    if (filtered) {
+      out[o++] = 1;
+      let prev = 0;
+      for (let x = 0; x < outW; x++) {
+        const a = row[x0s[x] as number] as number;
+        const v = (a + ((row[x1s[x] as number] as number) - a) * (fxs[x] as number) + 0.5) | 0;
+        out[o++] = (v - prev) & 255;
+        prev = v;
+      }
+    } else
+      for (let x = 0; x < outW; x++) {
+        const a = row[x0s[x] as number] as number;
+        out[o++] = (a + ((row[x1s[x] as number] as number) - a) * (fxs[x] as number) + 0.5) | 0;
+      }
+  }
+  return out;
+}
