@@ -20,7 +20,8 @@ export async function openJobSystem(
   db: Kysely<Database>,
   log: Logger,
 ): Promise<RunningJobSystem> {
-  const logger = log.child({ component: 'jobs' });
+  // The runner tags its own lines with component=jobs.
+  const logger = log;
   const transport = environment.REDIS_URL
     ? new BullMqTransport({
         connection: environment.REDIS_URL,

@@ -70,6 +70,16 @@ const DEFAULT_MAX_ITEMS = 200_000;
 export class SourceReader {
   constructor(private readonly options: SourceReaderOptions) {}
 
+  private resolvedRoots: Promise<string[]> | null = null;
+
+  /** Allowed roots with links resolved, since the paths checked against them are resolved too. */
+  private realRoots(): Promise<string[]> {
+    this.resolvedRoots ??= Promise.all(
+      (this.options.allowedRoots ?? []).map((root) => realpath(root).catch(() => path.resolve(root))),
+    );
+    return this.resolvedRoots;
+  }
+
   private async checkAllowed(filePath: string): Promise<string> {
     let real: string;
     try {
@@ -77,8 +87,8 @@ export class SourceReader {
     } catch {
       throw errors.notFound('path', filePath);
     }
-    const roots = this.options.allowedRoots;
-    if (roots === null) return real;
+    if (this.options.allowedRoots === null) return real;
+    const roots = await this.realRoots();
     const allowed = roots.some(
       (root) => real === root || real.startsWith(root.endsWith(path.sep) ? root : root + path.sep),
     );
