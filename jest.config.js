@@ -2,9 +2,11 @@
 /** @type {import('jest').Config} */
 const workspaceSources = {
   '^@vigil/(contracts|db|storage|queue|images|service-kit|engine)$': '<rootDir>/packages/$1/src',
-  '^@vigil/(ingestion|dataset)-service$': '<rootDir>/services/$1/src',
+  '^@vigil/(ingestion|dataset|training)-service$': '<rootDir>/services/$1/src',
   '^@vigil/gateway$': '<rootDir>/gateway/src',
   '^@vigil/cli$': '<rootDir>/cli/src',
+  // proto/src/generated is written by @vigil/proto's build (`npm test` builds first).
+  '^@vigil/proto$': '<rootDir>/proto/src',
 };
 const shared = {
   transform: { '^.+\\.tsx?$': ['@swc/jest', { jsc: { target: 'es2022' }, module: { type: 'commonjs' } }] },
@@ -18,7 +20,7 @@ module.exports = {
     {
       ...shared,
       displayName: 'unit',
-      testMatch: ['<rootDir>/{packages,services,gateway,cli}/**/src/**/*.spec.ts'],
+      testMatch: ['<rootDir>/{packages,services,gateway,cli,proto}/**/src/**/*.spec.ts'],
     },
     {
       ...shared,

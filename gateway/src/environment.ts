@@ -19,7 +19,8 @@ export const gatewayEnvironmentSchema = platformEnvironmentSchema
     DATABASE_URL: distributedEnv.databaseUrl(),
     INGESTION_URL: httpUrl().optional(),
     DATASET_URL: httpUrl().optional(),
-    /** `name=url,name=url`: the remote subgraphs (INGESTION_URL and DATASET_URL override entries of theirs). */
+    TRAINING_URL: httpUrl().optional(),
+    /** `name=url,name=url`: the remote subgraphs (INGESTION_URL, DATASET_URL and TRAINING_URL override entries of theirs). */
     SUBGRAPHS: z
       .string()
       .transform((value, ctx) => {
@@ -39,15 +40,21 @@ export const gatewayEnvironmentSchema = platformEnvironmentSchema
     INGESTION_HTTP_URL: httpUrl().optional(),
     REQUEST_MAX_BYTES: env.bytes(1_000_000),
   })
-  .refine((value) => Boolean(value.SUPERGRAPH_PATH || value.INGESTION_URL || value.DATASET_URL || value.SUBGRAPHS), {
-    path: ['SUBGRAPHS'],
-    message:
-      'no subgraphs: set INGESTION_URL and DATASET_URL (or SUBGRAPHS=name=url,...) to compose from the running ' +
-      'services, or SUPERGRAPH_PATH to a composed supergraph',
-    // Checked even when other variables are invalid, so one run lists every problem. It only tests presence,
-    // which holds for a partly invalid value too.
-    when: () => true,
-  });
+  .refine(
+    (value) =>
+      Boolean(
+        value.SUPERGRAPH_PATH || value.INGESTION_URL || value.DATASET_URL || value.TRAINING_URL || value.SUBGRAPHS,
+      ),
+    {
+      path: ['SUBGRAPHS'],
+      message:
+        'no subgraphs: set INGESTION_URL and DATASET_URL (or SUBGRAPHS=name=url,...) to compose from the running ' +
+        'services, or SUPERGRAPH_PATH to a composed supergraph',
+      // Checked even when other variables are invalid, so one run lists every problem. It only tests presence,
+      // which holds for a partly invalid value too.
+      when: () => true,
+    },
+  );
 export type GatewayEnvironment = z.infer<typeof gatewayEnvironmentSchema>;
 
 /** The remote subgraph URLs the environment names (access is always the gateway's own). */
@@ -55,5 +62,6 @@ export function configuredSubgraphUrls(environment: GatewayEnvironment): Map<str
   const urls = new Map(environment.SUBGRAPHS ?? []);
   if (environment.INGESTION_URL) urls.set('ingestion', environment.INGESTION_URL);
   if (environment.DATASET_URL) urls.set('dataset', environment.DATASET_URL);
+  if (environment.TRAINING_URL) urls.set('training', environment.TRAINING_URL);
   return urls;
 }

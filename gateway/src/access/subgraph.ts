@@ -1,6 +1,7 @@
 import { parse, GraphQLScalarType } from 'graphql';
 import { Role, ROLES } from '@vigil/contracts';
 import {
+  SHARED_TYPE_DEFS,
   DateTimeScalar,
   enumValues,
   requireRole,
@@ -13,18 +14,13 @@ import type { AuditFilter, AuditLogReader } from './audit-query';
 export const accessTypeDefs = parse(/* GraphQL */ `
   extend schema @link(url: "https://specs.apollo.dev/federation/v2.7", import: ["@shareable"])
 
-  scalar DateTime
+  ${SHARED_TYPE_DEFS}
   scalar JSON
 
   enum Role {
     VIEWER
     OPERATOR
     ADMIN
-  }
-
-  type PageInfo @shareable {
-    hasNextPage: Boolean!
-    endCursor: String
   }
 
   type ApiKey {

@@ -4,6 +4,7 @@ import type { Express, RequestHandler } from 'express';
 import { SYSTEM_PRINCIPAL, Role } from '@vigil/contracts';
 import { createIngestionService } from '@vigil/ingestion-service';
 import { createDatasetService } from '@vigil/dataset-service';
+import { createTrainingService } from '@vigil/training-service';
 import {
   KyselyAuditTrail,
   createSubgraphServer,
@@ -92,10 +93,19 @@ export async function startPlatform(options: PlatformOptions): Promise<RunningPl
         allowLocalFiles: storage.allowLocalFiles,
       },
     });
+    const training = createTrainingService({
+      db,
+      store: storage.store,
+      images: ingestion.catalog,
+      jobs: jobs.system,
+      audit,
+      log,
+      config: { engineThreads: environment.TRAINING_THREADS, maxMaskBytes: environment.UPLOAD_MAX_BYTES },
+    });
     const apiKeys = new ApiKeyService(new KyselyApiKeyRepository(db), audit);
     const access = accessSubgraph({ apiKeys, audit: new AuditLogReader(db) });
 
-    const definitions = [access, ingestion.subgraph, dataset.subgraph];
+    const definitions = [access, ingestion.subgraph, dataset.subgraph, training.subgraph];
     const servers = new Map<string, SubgraphServer>();
     for (const definition of definitions) {
       servers.set(definition.name, await createSubgraphServer(definition, { gatewaySecret: secret, log }));
@@ -147,6 +157,7 @@ export async function startPlatform(options: PlatformOptions): Promise<RunningPl
     if (options.workers ?? true) {
       ingestion.registerWorkers();
       dataset.registerWorkers();
+      training.registerWorkers();
     }
     await jobs.start();
 

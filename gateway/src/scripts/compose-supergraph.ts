@@ -2,6 +2,7 @@ import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { ingestionTypeDefs } from '@vigil/ingestion-service';
 import { datasetTypeDefs } from '@vigil/dataset-service';
+import { trainingTypeDefs } from '@vigil/training-service';
 import { accessTypeDefs } from '../access/subgraph';
 import { composeSupergraph } from '../federation/compose';
 import { ACCESS_SUBGRAPH, ACCESS_SUBGRAPH_URL, DEFAULT_SUBGRAPH_URLS } from '../distributed/subgraphs';
@@ -22,6 +23,7 @@ try {
     { name: ACCESS_SUBGRAPH, url: ACCESS_SUBGRAPH_URL, typeDefs: accessTypeDefs },
     { name: 'ingestion', url: url('ingestion'), typeDefs: ingestionTypeDefs },
     { name: 'dataset', url: url('dataset'), typeDefs: datasetTypeDefs },
+    { name: 'training', url: url('training'), typeDefs: trainingTypeDefs },
   ]);
   writeFileSync(out, sdl);
   console.log(`supergraph composed: ${path.relative(process.cwd(), out)}`);

@@ -110,6 +110,53 @@ export interface JobsTable {
   updated_at: Timestamp;
 }
 
+export interface ModelVersionsTable {
+  id: Generated<string>;
+  project_id: string;
+  /** 1, 2, 3… per project, like Lookout's model versions. */
+  version: number;
+  /** Lookout's statuses: TRAINING, TRAINED, TRAINING_FAILED, STARTING_HOSTING, HOSTED, HOSTING_FAILED, … */
+  status: string;
+  status_message: string | null;
+  description: string | null;
+  idempotency_key: string | null;
+  job_id: string | null;
+  /** Object key of the model artifact (content-addressed), its sha256 and size. */
+  artifact_key: string | null;
+  artifact_sha256: string | null;
+  artifact_bytes: ColumnType<number | null, number | null | undefined, number | null>;
+  /** sha256 over the sorted entries (role, image, label, mask) the version was trained and tested on. */
+  dataset_digest: string | null;
+  engine_config: Json<unknown>;
+  engine_summary: NullableJson<unknown>;
+  metrics: NullableJson<unknown>;
+  timings: NullableJson<unknown>;
+  /** Bounded list of { at, level, message }; '[]' by default. */
+  logs: ColumnType<unknown, string | undefined, string>;
+  created_by: string;
+  created_at: CreatedAt;
+  updated_at: Timestamp;
+  trained_at: NullableTimestamp;
+}
+
+export interface ModelVersionCountersTable {
+  project_id: string;
+  last_version: number;
+}
+
+export interface ModelEvaluationsTable {
+  model_version_id: string;
+  image_id: string;
+  expected: string;
+  /** Normalised score in [0,1]; 0.5 is the model's threshold. */
+  score: number;
+  raw_score: number;
+  verdict: string;
+  correct: boolean;
+  mask_key: string | null;
+  created_at: CreatedAt;
+}
+
 export interface Database {
   api_keys: ApiKeysTable;
   audit_log: AuditLogTable;
@@ -118,6 +165,9 @@ export interface Database {
   datasets: DatasetsTable;
   dataset_entries: DatasetEntriesTable;
   jobs: JobsTable;
+  model_versions: ModelVersionsTable;
+  model_evaluations: ModelEvaluationsTable;
+  model_version_counters: ModelVersionCountersTable;
 }
 
 export type ApiKeyRow = Selectable<ApiKeysTable>;
@@ -130,3 +180,8 @@ export type DatasetEntryRow = Selectable<DatasetEntriesTable>;
 export type NewDatasetEntryRow = Insertable<DatasetEntriesTable>;
 export type DatasetEntryUpdate = Updateable<DatasetEntriesTable>;
 export type JobRow = Selectable<JobsTable>;
+export type ModelVersionRow = Selectable<ModelVersionsTable>;
+export type NewModelVersionRow = Insertable<ModelVersionsTable>;
+export type ModelVersionUpdate = Updateable<ModelVersionsTable>;
+export type ModelEvaluationRow = Selectable<ModelEvaluationsTable>;
+export type NewModelEvaluationRow = Insertable<ModelEvaluationsTable>;

@@ -2,7 +2,7 @@
  * Engine benchmark: npm run bench -w @vigil/engine -- --dataset <dir> [--json <file>] [config flags]
  * Config flags (optional, otherwise defaults): --input-size N --backbones a,b --layers mid,deep
  * --aggregation N --topk N --reweight --coreset R --sigma S; --auto chooses the unpinned settings on held-out
- * normals + synthetic defects (trainModel's autoConfig).
+ * normals + synthetic defects (trainModel's autoConfig); --quick prints accuracy only (no speed runs).
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
@@ -134,6 +134,26 @@ async function main(): Promise<void> {
   const pixelAuroc = hasMasks ? auroc(pixelScores, pixelLabels) : null;
   const auproValue = hasMasks ? aupro(proSamples) : null;
 
+  if (process.argv.includes('--quick')) {
+    // Accuracy only (the speed measurements below take most of the bench's time).
+    await model.release();
+    const q = {
+      dataset: ds.name,
+      config: trained.summary.config,
+      selection: trained.summary.selection ?? null,
+      imageAuroc,
+      pixelAuroc,
+      aupro: auproValue,
+      bestF1: best.f1,
+      f1AtThreshold: atThr.f1,
+      trainSeconds,
+      loadAverage: [loadStart, loadavg()[0] ?? 0],
+    };
+    console.log(JSON.stringify({ ...q, selection: undefined }));
+    const json = arg('json');
+    if (json) writeFileSync(json, `${JSON.stringify(q, null, 2)}\n`);
+    return;
+  }
   const lat2 = await latency(model, testBufs, 2);
   const heatTimes: number[] = [];
   for (const b of testBufs) {

@@ -41,6 +41,25 @@ export const headerSchema = z.object({
     neighbours: z.number().int(),
     sigma: z.number(),
     roi: roiSchema.optional(),
+    tiles: z.number().int().min(0).default(1), // 0 or 1: no tiling
+    tileOverlap: z.number().min(0).max(0.5).default(0.125),
+    customBackbone: z
+      .object({
+        name: z.string(),
+        path: z.string(),
+        inputName: z.string().optional(),
+        featureNodes: z.array(z.string()).min(1).readonly(),
+        inputSize: z.object({ width: z.number().int().positive(), height: z.number().int().positive() }).optional(),
+        mean: z.tuple([z.number(), z.number(), z.number()]).readonly(),
+        std: z.tuple([z.number(), z.number(), z.number()]).readonly(),
+        licence: z.string().optional(),
+        digest: z.string().optional(),
+        layers: z
+          .array(z.object({ name: z.string(), stride: z.number().int(), channels: z.number().int() }))
+          .readonly()
+          .optional(),
+      })
+      .optional(),
   }),
   bank: z.object({ rows: z.number().int().positive(), dims: z.number().int().positive(), dtype: z.literal('float16') }),
   sections: z.object({ bank: sectionSchema, neighbours: sectionSchema, prototypes: sectionSchema }),

@@ -1,4 +1,5 @@
 import { type BuiltinBackboneId, type LayerDepth } from './backbone/catalog';
+import { type CustomBackbone } from './backbone/custom';
 import { type Roi } from './preprocess';
 
 /** Everything that decides how a model sees and scores an image; recorded in the artifact. */
@@ -24,6 +25,19 @@ export interface EngineConfig {
   /** Gaussian smoothing of the anomaly map, network-input pixels. */
   readonly sigma: number;
   readonly roi?: Roi;
+  /**
+   * Tiles along the image's longer side (1 = none): each overlapping square tile is resized to the network
+   * input, so small defects in large images keep their size in patches. 0 (default) = automatic at training:
+   * `ceil(longSide / 1024)` for images of 2048 px and more, else 1; the model records the resolved number.
+   */
+  readonly tiles: number;
+  /** Overlap between neighbouring tiles, as a fraction of the tile side. */
+  readonly tileOverlap: number;
+  /**
+   * A user-registered ONNX backbone (replaces `backbones` and `layers`); validated at training, its sha256 and
+   * layer shapes recorded in the model, which then refuses to load with a different file.
+   */
+  readonly customBackbone?: CustomBackbone;
 }
 
 export const DEFAULT_CONFIG: EngineConfig = {
@@ -39,6 +53,8 @@ export const DEFAULT_CONFIG: EngineConfig = {
   reweight: false,
   neighbours: 9,
   sigma: 4,
+  tiles: 0,
+  tileOverlap: 0.125,
 };
 
 export type ThresholdPolicy =

@@ -91,6 +91,47 @@ export function gaussianKernel(sigma: number): Float32Array {
   return k;
 }
 
+/**
+ * The scoring graph: input Q [n, d] and shape [1, 1, h, w]; outputs dist [n], idx [n], map [1, 1, H, W]
+ * (distance to the nearest bank row, upsampled by `stride` and Gaussian-smoothed).
+ */
+export function scorerGraph(
+  bank: Float32Array,
+  m: number,
+  d: number,
+  opts: { stride: number; sigma: number },
+): { nodes: NodeDef[]; inits: TensorInit[] } {
+  const k = gaussianKernel(opts.sigma);
+  const r = (k.length - 1) / 2;
+  const nodes: NodeDef[] = [
+    ...distanceNodes('Q', 'D'),
+    { op: 'ReduceMin', inputs: ['D'], outputs: ['dmin'], attrs: { axes: attr.ints([1]), keepdims: attr.int(0) } },
+    { op: 'ArgMin', inputs: ['D'], outputs: ['idx'], attrs: { axis: attr.int(1), keepdims: attr.int(0) } },
+    { op: 'ReduceSumSquare', inputs: ['Q'], outputs: ['qn'], attrs: { axes: attr.ints([1]), keepdims: attr.int(0) } },
+    { op: 'Add', inputs: ['dmin', 'qn'], outputs: ['d2'] },
+    { op: 'Max', inputs: ['d2', 'zero'], outputs: ['d2c'] },
+    { op: 'Sqrt', inputs: ['d2c'], outputs: ['dist'] },
+    { op: 'Reshape', inputs: ['dist', 'shape'], outputs: ['grid'] },
+    {
+      op: 'Resize',
+      inputs: ['grid', '', 'scales'],
+      outputs: ['up'],
+      attrs: { mode: attr.string('linear'), coordinate_transformation_mode: attr.string('half_pixel') },
+    },
+    { op: 'Pad', inputs: ['up', 'pads'], outputs: ['padded'], attrs: { mode: attr.string('reflect') } },
+    { op: 'Conv', inputs: ['padded', 'kx'], outputs: ['bx'], attrs: { kernel_shape: attr.ints([1, k.length]) } },
+    { op: 'Conv', inputs: ['bx', 'ky'], outputs: ['map'], attrs: { kernel_shape: attr.ints([k.length, 1]) } },
+  ];
+  const inits = [
+    ...bankInits(bank, m, d),
+    floatTensor('scales', [4], Float32Array.of(1, 1, opts.stride, opts.stride)),
+    int64Tensor('pads', [8], [0, 0, r, r, 0, 0, r, r]),
+    floatTensor('kx', [1, 1, 1, k.length], k),
+    floatTensor('ky', [1, 1, k.length, 1], k),
+  ];
+  return { nodes, inits };
+}
+
 /** Nearest-neighbour search against a memory bank, plus the smoothed anomaly map, in one graph. */
 export class NearestNeighbourScorer {
   private constructor(
@@ -105,34 +146,7 @@ export class NearestNeighbourScorer {
     d: number,
     opts: { stride: number; sigma: number; threads: number },
   ): Promise<NearestNeighbourScorer> {
-    const k = gaussianKernel(opts.sigma);
-    const r = (k.length - 1) / 2;
-    const nodes: NodeDef[] = [
-      ...distanceNodes('Q', 'D'),
-      { op: 'ReduceMin', inputs: ['D'], outputs: ['dmin'], attrs: { axes: attr.ints([1]), keepdims: attr.int(0) } },
-      { op: 'ArgMin', inputs: ['D'], outputs: ['idx'], attrs: { axis: attr.int(1), keepdims: attr.int(0) } },
-      { op: 'ReduceSumSquare', inputs: ['Q'], outputs: ['qn'], attrs: { axes: attr.ints([1]), keepdims: attr.int(0) } },
-      { op: 'Add', inputs: ['dmin', 'qn'], outputs: ['d2'] },
-      { op: 'Max', inputs: ['d2', 'zero'], outputs: ['d2c'] },
-      { op: 'Sqrt', inputs: ['d2c'], outputs: ['dist'] },
-      { op: 'Reshape', inputs: ['dist', 'shape'], outputs: ['grid'] },
-      {
-        op: 'Resize',
-        inputs: ['grid', '', 'scales'],
-        outputs: ['up'],
-        attrs: { mode: attr.string('linear'), coordinate_transformation_mode: attr.string('half_pixel') },
-      },
-      { op: 'Pad', inputs: ['up', 'pads'], outputs: ['padded'], attrs: { mode: attr.string('reflect') } },
-      { op: 'Conv', inputs: ['padded', 'kx'], outputs: ['bx'], attrs: { kernel_shape: attr.ints([1, k.length]) } },
-      { op: 'Conv', inputs: ['bx', 'ky'], outputs: ['map'], attrs: { kernel_shape: attr.ints([k.length, 1]) } },
-    ];
-    const inits = [
-      ...bankInits(bank, m, d),
-      floatTensor('scales', [4], Float32Array.of(1, 1, opts.stride, opts.stride)),
-      int64Tensor('pads', [8], [0, 0, r, r, 0, 0, r, r]),
-      floatTensor('kx', [1, 1, 1, k.length], k),
-      floatTensor('ky', [1, 1, k.length, 1], k),
-    ];
+    const { nodes, inits } = scorerGraph(bank, m, d, opts);
     const session = await createSession(
       'nearest-neighbour',
       nodes,

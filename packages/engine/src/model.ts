@@ -4,7 +4,7 @@ import { FeatureExtractor } from './backbone/features';
 import { type EngineConfig } from './config';
 import { decodeHalf } from './float16';
 import { type NearestNeighbourScorer } from './kernels';
-import { createScorer, extract, featureSpecOf, imageScore } from './patchcore';
+import { analyse, createScorer, extract, featureSpecOf, imageScore, type TilePlacement } from './patchcore';
 import { heatmapPng, labelMaskPng } from './render';
 
 export interface AnomalyClassArea {
@@ -111,9 +111,9 @@ export class AnomalyModel {
   async detect(bytes: Uint8Array, opts: DetectOptions = {}): Promise<DetectionResult> {
     const cfg = this.info.config;
     const ex = await extract(this.fx, bytes, cfg);
-    const { features, prepared } = ex;
-    if (features.channels !== this.bank.dims) throw errors.internal('feature width differs from the memory bank');
-    const r = await this.scorer.score(features.data, features.h, features.w);
+    const { prepared } = ex;
+    if (ex.features.channels !== this.bank.dims) throw errors.internal('feature width differs from the memory bank');
+    const { result: r, features, placements } = await analyse(this.scorer, ex);
     const raw = imageScore(r, features, this.bank, cfg);
     const t = this.info.threshold;
     const score = normalise(raw, t.image, t.scale);
@@ -122,7 +122,7 @@ export class AnomalyModel {
     const heatmap = opts.heatmap === false ? undefined : heatmapPng(r.map, r.mapW, r.mapH, t.pixel, at);
     let segmentation: DetectionResult['segmentation'];
     if (this.info.classes.length && opts.segmentation !== false) {
-      segmentation = await this.segment(r.map, r.mapW, r.mapH, features, at);
+      segmentation = await this.segment(r.map, r.mapW, r.mapH, placements, at);
     }
     return {
       isAnomalous,
@@ -143,44 +143,47 @@ export class AnomalyModel {
     map: Float32Array,
     w: number,
     h: number,
-    features: { data: Float32Array; w: number; h: number; channels: number },
+    placements: readonly TilePlacement[],
     at: { width: number; height: number; roi: { left: number; top: number; width: number; height: number } },
   ): Promise<NonNullable<DetectionResult['segmentation']>> {
     const classes = this.info.classes;
-    const d = features.channels;
-    const patchClass = new Uint8Array(features.w * features.h);
-    for (let p = 0; p < patchClass.length; p++) {
-      let best = 0;
-      let bestD = Infinity;
-      for (let c = 0; c < classes.length; c++) {
-        let acc = 0;
-        for (let k = 0; k < d; k++) {
-          const diff = (features.data[p * d + k] as number) - (this.prototypes[c * d + k] as number);
-          acc += diff * diff;
-        }
-        if (acc < bestD) {
-          bestD = acc;
-          best = c;
-        }
-      }
-      patchClass[p] = best + 1;
-    }
     const labels = new Uint8Array(w * h);
-    const counts = new Float64Array(classes.length + 1);
-    const sx = features.w / w;
-    const sy = features.h / h;
-    for (let y = 0; y < h; y++) {
-      const py = Math.min(features.h - 1, Math.floor(y * sy));
-      for (let x = 0; x < w; x++) {
-        const i = y * w + x;
-        const l =
-          (map[i] as number) >= this.info.threshold.pixel
-            ? (patchClass[py * features.w + Math.min(features.w - 1, Math.floor(x * sx))] as number)
-            : 0;
-        labels[i] = l;
-        counts[l] = (counts[l] ?? 0) + 1;
+    for (const t of placements) {
+      const features = t.features;
+      const d = features.channels;
+      const patchClass = new Uint8Array(features.w * features.h);
+      for (let p = 0; p < patchClass.length; p++) {
+        let best = 0;
+        let bestD = Infinity;
+        for (let c = 0; c < classes.length; c++) {
+          let acc = 0;
+          for (let k = 0; k < d; k++) {
+            const diff = (features.data[p * d + k] as number) - (this.prototypes[c * d + k] as number);
+            acc += diff * diff;
+          }
+          if (acc < bestD) {
+            bestD = acc;
+            best = c;
+          }
+        }
+        patchClass[p] = best + 1;
+      }
+      // Pixels over the threshold take the class of the tile's patch under them (later tiles win overlaps).
+      const sx = features.w / t.w;
+      const sy = features.h / t.h;
+      for (let y = 0; y < t.h; y++) {
+        const py = Math.min(features.h - 1, Math.floor(y * sy));
+        for (let x = 0; x < t.w; x++) {
+          const i = (t.y + y) * w + t.x + x;
+          labels[i] =
+            (map[i] as number) >= this.info.threshold.pixel
+              ? (patchClass[py * features.w + Math.min(features.w - 1, Math.floor(x * sx))] as number)
+              : 0;
+        }
       }
     }
+    const counts = new Float64Array(classes.length + 1);
+    for (let i = 0; i < labels.length; i++) counts[labels[i] as number] = (counts[labels[i] as number] ?? 0) + 1;
     const mask = labelMaskPng(
       labels,
       w,

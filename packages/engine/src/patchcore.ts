@@ -5,31 +5,129 @@ import { type FeatureExtractor, type FeatureMap, type FeatureSpec } from './back
 import { type EngineConfig } from './config';
 import { decodeHalf, encodeHalf } from './float16';
 import { greedyCoreset, kNearest, NearestNeighbourScorer, project, type ScoreMapResult } from './kernels';
-import { prepareImage, type PreparedImage } from './preprocess';
+import { prepareImage, prepareTiles, type PreparedImage, type PreparedTile } from './preprocess';
 import { gaussianMatrix, rng } from './random';
 import { parseHexColor } from './render';
 
 export function featureSpecOf(cfg: EngineConfig): FeatureSpec {
-  return { backbones: cfg.backbones, layers: cfg.layers, aggregation: cfg.aggregation };
+  return {
+    backbones: cfg.backbones,
+    layers: cfg.layers,
+    aggregation: cfg.aggregation,
+    ...(cfg.customBackbone ? { custom: cfg.customBackbone } : {}),
+  };
 }
 
 export function licenceOf(cfg: EngineConfig): string {
+  if (cfg.customBackbone) return cfg.customBackbone.licence ?? `user-supplied (${cfg.customBackbone.name})`;
   return cfg.backbones.map((b) => BUILTIN_BACKBONES[b].licence).join('; ');
 }
 
-export interface Extracted {
-  readonly prepared: PreparedImage;
+export interface ExtractedTile {
+  readonly prepared: PreparedTile;
   readonly features: FeatureMap;
 }
 
+export interface Extracted {
+  /** The (first) network input; `width`, `height` and `roi` describe the whole image. */
+  readonly prepared: PreparedImage;
+  /** The (first) tile's features; the whole image's without tiling. */
+  readonly features: FeatureMap;
+  /** One entry without tiling. */
+  readonly tiles: readonly ExtractedTile[];
+}
+
 export async function extract(fx: FeatureExtractor, bytes: Uint8Array, cfg: EngineConfig): Promise<Extracted> {
-  const prepared = await prepareImage(bytes, {
+  const fixed = cfg.customBackbone?.inputSize;
+  const opts = {
     inputSize: cfg.inputSize,
     sizeMultiple: fx.info.sizeMultiple,
     ...(cfg.roi ? { roi: cfg.roi } : {}),
-  });
-  const features = await fx.run(prepared.tensor, prepared.netH, prepared.netW);
-  return { prepared, features };
+    ...(fixed ? { fixedSize: fixed } : {}),
+  };
+  const tiles: ExtractedTile[] = [];
+  if ((cfg.tiles ?? 1) <= 1) {
+    const prepared = await prepareImage(bytes, opts);
+    const features = await fx.run(prepared.tensor, prepared.netH, prepared.netW);
+    const rect = { left: 0, top: 0, width: prepared.roi.width, height: prepared.roi.height };
+    return { prepared, features, tiles: [{ prepared: { ...prepared, rect }, features }] };
+  }
+  for (const p of await prepareTiles(bytes, { ...opts, tiles: cfg.tiles, overlap: cfg.tileOverlap })) {
+    tiles.push({ prepared: p, features: await fx.run(p.tensor, p.netH, p.netW) });
+  }
+  const first = tiles[0] as ExtractedTile;
+  return { prepared: first.prepared, features: first.features, tiles };
+}
+
+/** Where a tile's anomaly map sits in the stitched map. */
+export interface TilePlacement {
+  readonly x: number;
+  readonly y: number;
+  readonly w: number;
+  readonly h: number;
+  readonly features: FeatureMap;
+}
+
+export interface AnalysedImage {
+  /** Patch distances of all tiles (concatenated) and the stitched anomaly map over the analysed region. */
+  readonly result: ScoreMapResult;
+  /** Features of all tiles' patches, concatenated in the order of `result.dist` ([n, 1] when tiled). */
+  readonly features: FeatureMap;
+  readonly placements: readonly TilePlacement[];
+}
+
+/**
+ * Scores every tile against the bank and stitches the tiles' anomaly maps (mean where they overlap) at the
+ * network's scale. Without tiling this is the scorer's result as is.
+ */
+export async function analyse(scorer: NearestNeighbourScorer, ex: Extracted): Promise<AnalysedImage> {
+  if (ex.tiles.length === 1) {
+    const f = ex.features;
+    const result = await scorer.score(f.data, f.h, f.w);
+    return { result, features: f, placements: [{ x: 0, y: 0, w: result.mapW, h: result.mapH, features: f }] };
+  }
+  const parts: { r: ScoreMapResult; t: ExtractedTile }[] = [];
+  for (const t of ex.tiles) parts.push({ r: await scorer.score(t.features.data, t.features.h, t.features.w), t });
+  const { roi } = ex.prepared;
+  const full = (parts[0] as { t: ExtractedTile }).t.prepared;
+  const scale = Math.max(full.netW / full.rect.width, full.netH / full.rect.height);
+  const mapW = Math.max(1, Math.round(roi.width * scale));
+  const mapH = Math.max(1, Math.round(roi.height * scale));
+  const sum = new Float32Array(mapW * mapH);
+  const weight = new Float32Array(mapW * mapH);
+  const placements: TilePlacement[] = [];
+  let total = 0;
+  for (const { r, t } of parts) {
+    const x0 = Math.round(t.prepared.rect.left * scale);
+    const y0 = Math.round(t.prepared.rect.top * scale);
+    const w = Math.min(r.mapW, mapW - x0);
+    const h = Math.min(r.mapH, mapH - y0);
+    placements.push({ x: x0, y: y0, w, h, features: t.features });
+    for (let y = 0; y < h; y++)
+      for (let x = 0; x < w; x++) {
+        const o = (y0 + y) * mapW + x0 + x;
+        sum[o] = (sum[o] as number) + (r.map[y * r.mapW + x] as number);
+        weight[o] = (weight[o] as number) + 1;
+      }
+    total += r.dist.length;
+  }
+  for (let i = 0; i < sum.length; i++) sum[i] = (sum[i] as number) / Math.max(1, weight[i] as number);
+  const dims = ex.features.channels;
+  const dist = new Float32Array(total);
+  const index = new Int32Array(total);
+  const data = new Float32Array(total * dims);
+  let o = 0;
+  for (const { r, t } of parts) {
+    dist.set(r.dist, o);
+    index.set(r.index, o);
+    data.set(t.features.data, o * dims);
+    o += r.dist.length;
+  }
+  return {
+    result: { dist, index, map: sum, mapW, mapH },
+    features: { data, h: total, w: 1, channels: dims },
+    placements,
+  };
 }
 
 export interface Bank {

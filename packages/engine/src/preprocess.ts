@@ -15,6 +15,8 @@ export interface PreprocessOptions {
   /** Network input sides are rounded to a multiple of this (the backbone's deepest stride). */
   readonly sizeMultiple: number;
   readonly roi?: Roi;
+  /** A network that requires a fixed input size: resize to exactly this (aspect not kept). */
+  readonly fixedSize?: { readonly width: number; readonly height: number };
 }
 
 export interface PreparedImage {
@@ -103,7 +105,9 @@ export async function prepareImage(bytes: Uint8Array, opts: PreprocessOptions): 
   const opened = await open(bytes);
   const { width, height } = opened.size;
   const roi = clampRoi(opts.roi, width, height);
-  const { netW, netH } = networkSize(roi.width, roi.height, opts.inputSize, opts.sizeMultiple);
+  const { netW, netH } = opts.fixedSize
+    ? { netW: opts.fixedSize.width, netH: opts.fixedSize.height }
+    : networkSize(roi.width, roi.height, opts.inputSize, opts.sizeMultiple);
   let raw: { data: Buffer; info: sharp.OutputInfo };
   try {
     let img = opened.img.rotate();
@@ -132,4 +136,91 @@ export async function prepareImage(bytes: Uint8Array, opts: PreprocessOptions): 
     tensor[2 * n + i] = b;
   }
   return { tensor, netW, netH, width, height, roi };
+}
+
+/** Tiles along the longer side chosen for an image of this size when `tiles` is 0 (automatic). */
+export const TILING_MIN_SIDE = 2048;
+export const TILE_SOURCE_SIDE = 1024;
+
+export function autoTiles(longSide: number): number {
+  return longSide >= TILING_MIN_SIDE ? Math.ceil(longSide / TILE_SOURCE_SIDE) : 1;
+}
+
+/**
+ * Overlapping square tiles over a `width` x `height` region: `tiles` along the longer side, each of side
+ * `long / (tiles - (tiles - 1) * overlap)`, as many along the shorter side as cover it, evenly spread.
+ */
+export function tileGrid(width: number, height: number, tiles: number, overlap: number): Roi[] {
+  if (tiles <= 1) return [{ left: 0, top: 0, width, height }];
+  const long = Math.max(width, height);
+  const side = Math.ceil(long / (tiles - (tiles - 1) * overlap));
+  const along = (extent: number): number[] => {
+    const s = Math.min(side, extent);
+    if (s >= extent) return [0];
+    const n = Math.max(2, Math.ceil((extent - s * overlap) / (s * (1 - overlap))));
+    return Array.from({ length: n }, (_, i) => Math.round((i * (extent - s)) / (n - 1)));
+  };
+  const out: Roi[] = [];
+  for (const top of along(height))
+    for (const left of along(width))
+      out.push({ left, top, width: Math.min(side, width), height: Math.min(side, height) });
+  return out;
+}
+
+export interface PreparedTile extends PreparedImage {
+  /** The tile in the analysed region's pixels. */
+  readonly rect: Roi;
+}
+
+/**
+ * Decodes once and cuts the analysed region into overlapping tiles, each resized to the network input
+ * (`tiles` along the longer side; 1 gives the plain `prepareImage` result).
+ */
+export async function prepareTiles(
+  bytes: Uint8Array,
+  opts: PreprocessOptions & { readonly tiles: number; readonly overlap: number },
+): Promise<PreparedTile[]> {
+  if (opts.tiles <= 1) {
+    const p = await prepareImage(bytes, opts);
+    return [{ ...p, rect: { left: 0, top: 0, width: p.roi.width, height: p.roi.height } }];
+  }
+  const opened = await open(bytes);
+  const { width, height } = opened.size;
+  const roi = clampRoi(opts.roi, width, height);
+  let region: { data: Buffer; info: sharp.OutputInfo };
+  try {
+    let img = opened.img.rotate();
+    if (opts.roi) img = img.extract(roi);
+    region = await img
+      .removeAlpha()
+      .toColourspace('srgb')
+      .raw({ depth: 'uchar' })
+      .toBuffer({ resolveWithObject: true });
+  } catch (cause) {
+    throw mapSharpError(cause);
+  }
+  const { channels } = region.info;
+  const out: PreparedTile[] = [];
+  for (const rect of tileGrid(roi.width, roi.height, opts.tiles, opts.overlap)) {
+    const { netW, netH } = opts.fixedSize
+      ? { netW: opts.fixedSize.width, netH: opts.fixedSize.height }
+      : networkSize(rect.width, rect.height, opts.inputSize, opts.sizeMultiple);
+    const data = await sharp(region.data, { raw: { width: roi.width, height: roi.height, channels } })
+      .extract(rect)
+      .resize(netW, netH, { fit: 'fill', kernel: 'linear' })
+      .raw({ depth: 'uchar' })
+      .toBuffer();
+    const n = netW * netH;
+    const tensor = new Float32Array(3 * n);
+    const inv = 1 / 255;
+    for (let i = 0; i < n; i++) {
+      const base = i * channels;
+      const r = (data[base] ?? 0) * inv;
+      tensor[i] = r;
+      tensor[n + i] = channels >= 3 ? (data[base + 1] ?? 0) * inv : r;
+      tensor[2 * n + i] = channels >= 3 ? (data[base + 2] ?? 0) * inv : r;
+    }
+    out.push({ tensor, netW, netH, width, height, roi, rect });
+  }
+  return out;
 }

@@ -7,14 +7,16 @@ import {
   buildBank,
   createScorer,
   decodeMask,
+  analyse,
   extract,
   featureSpecOf,
+  type AnalysedImage,
   imageScore,
   licenceOf,
   type Extracted,
   type MaskClass,
 } from './patchcore';
-import { probeImage } from './preprocess';
+import { autoTiles, probeImage } from './preprocess';
 import { candidateOverrides, selectConfig, type SelectionReport } from './select';
 import { shuffled } from './random';
 
@@ -148,17 +150,20 @@ export async function trainModel(
   const bankImages = normals.filter((_, i) => !calIdx.has(i));
   const calNormals = normals.filter((_, i) => calIdx.has(i));
 
+  const first = await probeImage((normals[0] as TrainingImage).bytes);
+  const longSide = cfg.roi ? Math.max(cfg.roi.width, cfg.roi.height) : Math.max(first.width, first.height);
+  if (!cfg.tiles) cfg = { ...cfg, tiles: autoTiles(longSide) };
+
   let selection: SelectionReport | undefined;
   const variable = candidateOverrides(pinned, 0).length > 1 || !('topK' in pinned);
-  if ((options.autoConfig ?? false) && normals.length >= 6 && variable) {
-    const first = await probeImage((normals[0] as TrainingImage).bytes);
-    const roi = cfg.roi;
+  // The selection validates whole images at the network's scale; tiled models keep the defaults for now.
+  if ((options.autoConfig ?? false) && normals.length >= 6 && variable && cfg.tiles <= 1 && !cfg.customBackbone) {
     const s = await selectConfig({
       base: cfg,
       pinned,
       normals: normals.map((i) => i.bytes),
       anomalies: anomalies.map((i) => i.bytes),
-      imageLongSide: roi ? Math.max(roi.width, roi.height) : Math.max(first.width, first.height),
+      imageLongSide: longSide,
       seed,
       threads,
       ...(options.cacheDir ? { cacheDir: options.cacheDir } : {}),
@@ -173,6 +178,8 @@ export async function trainModel(
     threads,
     ...(options.cacheDir ? { cacheDir: options.cacheDir } : {}),
   });
+  // A custom backbone is recorded as validated: its file's sha256 and its layers' strides and widths.
+  if (fx.info.custom) cfg = { ...cfg, customBackbone: fx.info.custom };
   try {
     const at = selection ? 0.6 : 0;
     const bankExtracted: Extracted[] = [];
@@ -182,7 +189,7 @@ export async function trainModel(
     }
     onProgress({ stage: 'coreset', fraction: at + (1 - at) * 0.45 });
     const bank = await buildBank(
-      bankExtracted.map((e) => e.features),
+      bankExtracted.flatMap((e) => e.tiles.map((t) => t.features)),
       cfg,
       seed,
       threads,
@@ -191,10 +198,10 @@ export async function trainModel(
     const b = bank;
     onProgress({ stage: 'calibration', fraction: at + (1 - at) * 0.7 });
     const scorer = await createScorer(bank.rows, bank.count, bank.dims, fx.info.stride, cfg, threads);
-    const scoreOf = async (img: TrainingImage): Promise<{ score: number; map: Float32Array; ex: Extracted }> => {
+    const scoreOf = async (img: TrainingImage): Promise<{ score: number; a: AnalysedImage; ex: Extracted }> => {
       const ex = await extract(fx, img.bytes, cfg);
-      const r = await scorer.score(ex.features.data, ex.features.h, ex.features.w);
-      return { score: imageScore(r, ex.features, b, cfg), map: r.map, ex };
+      const a = await analyse(scorer, ex);
+      return { score: imageScore(a.result, a.features, b, cfg), a, ex };
     };
     const calSet = calNormals.length ? calNormals : bankImages;
     const normalScores: number[] = [];
@@ -207,17 +214,31 @@ export async function trainModel(
       const s = await scoreOf(img);
       anomalyScores.push(s.score);
       if (img.mask && classes.length) {
-        const { netW, netH } = s.ex.prepared;
-        const f = s.ex.features;
-        pixelSamples.push({ map: s.map, mask: await decodeMask(img.mask, netW, netH, classes) });
-        const patchMask = await decodeMask(img.mask, f.w, f.h, classes);
-        for (let p = 0; p < patchMask.length; p++) {
-          const c = patchMask[p] as number;
-          if (!c) continue;
+        const { map, mapW, mapH } = s.a.result;
+        const pixelMask = await decodeMask(img.mask, mapW, mapH, classes);
+        pixelSamples.push({ map, mask: pixelMask });
+        const add = (c: number, f: Float32Array, p: number): void => {
+          if (!c) return;
           protoCount[c - 1] = (protoCount[c - 1] ?? 0) + 1;
           for (let k = 0; k < bank.dims; k++) {
             const j = (c - 1) * bank.dims + k;
-            protoSum[j] = (protoSum[j] ?? 0) + (f.data[p * bank.dims + k] as number);
+            protoSum[j] = (protoSum[j] ?? 0) + (f[p * bank.dims + k] as number);
+          }
+        };
+        if (s.ex.tiles.length === 1) {
+          const f = s.ex.features;
+          const patchMask = await decodeMask(img.mask, f.w, f.h, classes);
+          for (let p = 0; p < patchMask.length; p++) add(patchMask[p] as number, f.data, p);
+        } else {
+          // Each tile's patch takes the class of the stitched-map pixel under its centre.
+          for (const t of s.a.placements) {
+            const f = t.features;
+            for (let py = 0; py < f.h; py++)
+              for (let px = 0; px < f.w; px++) {
+                const x = t.x + Math.min(t.w - 1, Math.floor(((px + 0.5) * t.w) / f.w));
+                const y = t.y + Math.min(t.h - 1, Math.floor(((py + 0.5) * t.h) / f.h));
+                add(pixelMask[y * mapW + x] as number, f.data, py * f.w + px);
+              }
           }
         }
       }

@@ -16,3 +16,4 @@ export * from './infrastructure';
 export * from './jobs';
 export * from './health';
 export * from './distributed';
+export * from './shared-schema';

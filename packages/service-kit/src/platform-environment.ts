@@ -42,6 +42,8 @@ export const platformEnvironmentSchema = z.object({
   IMAGE_MAX_PIXELS: z.coerce.number().int().positive().default(100_000_000),
   /** Jobs one process runs at once per queue. */
   WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(2),
+  /** onnxruntime threads one model training uses. */
+  TRAINING_THREADS: z.coerce.number().int().min(1).max(64).default(2),
   /** Shared by the gateway and subgraphs to sign caller identity (>= 32 chars). Generated in embedded mode. */
   GATEWAY_SECRET: env.secret().optional(),
 });

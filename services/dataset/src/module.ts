@@ -17,8 +17,8 @@ import { DatasetImportJobs } from './imports/jobs';
 import {
   DatasetJobKind,
   DatasetQueue,
-  ImportFolderPayloadSchema,
-  ImportManifestPayloadSchema,
+  decodeImportFolderPayload,
+  decodeImportManifestPayload,
 } from './imports/payloads';
 import type { ImageIntake, MaskIntake } from './imports/ports';
 
@@ -98,10 +98,10 @@ export function createDatasetService(deps: DatasetDeps): DatasetModule {
     datasets,
     registerWorkers: () => {
       deps.jobs.register(DatasetQueue.Imports, DatasetJobKind.ImportManifest, (payload, context) =>
-        importer.importManifest(ImportManifestPayloadSchema.parse(payload), context),
+        importer.importManifest(decodeImportManifestPayload(payload), context),
       );
       deps.jobs.register(DatasetQueue.Imports, DatasetJobKind.ImportFolder, (payload, context) =>
-        importer.importFolder(ImportFolderPayloadSchema.parse(payload), context),
+        importer.importFolder(decodeImportFolderPayload(payload), context),
       );
     },
   };

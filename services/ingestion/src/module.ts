@@ -9,7 +9,7 @@ import { ingestionResolvers } from './graphql/resolvers';
 import { imagesRouter } from './http/images-router';
 import { ImageImporter } from './imports/importer';
 import { ImageImportJobs } from './imports/jobs';
-import { ImportImagesPayloadSchema, IngestionJobKind, IngestionQueue } from './imports/payloads';
+import { decodeImportImagesPayload, IngestionJobKind, IngestionQueue } from './imports/payloads';
 
 export interface IngestionConfig {
   readonly maxUploadBytes: number;
@@ -54,7 +54,7 @@ export function createIngestionService(deps: IngestionDeps): IngestionService {
     catalog,
     registerWorkers: () => {
       deps.jobs.register(IngestionQueue.Imports, IngestionJobKind.ImportImages, (payload, context) =>
-        importer.run(ImportImagesPayloadSchema.parse(payload), context),
+        importer.run(decodeImportImagesPayload(payload), context),
       );
     },
   };

@@ -8,6 +8,7 @@ import { errors } from '@vigil/contracts';
 import { attr, encodeModel, floatTensor, DataType, type NodeDef, type TensorInit } from '../onnx/proto';
 import { BUILTIN_BACKBONES, type BuiltinBackboneId, type LayerDepth } from './catalog';
 import { convertGraphModel, convertLayersModel } from './convert';
+import { loadCustomBackbone, type CustomBackbone, type LoadedCustomBackbone, type ValidatedBackbone } from './custom';
 import { loadTfjsBundle, nsfwjsModelDir } from './tfjs-weights';
 
 /** Which network(s), which depths and how wide a neighbourhood make a patch feature. */
@@ -17,6 +18,8 @@ export interface FeatureSpec {
   readonly layers: readonly LayerDepth[];
   /** Side of the local average-pooling window (PatchCore's neighbourhood aggregation), odd. */
   readonly aggregation: number;
+  /** A user-registered ONNX backbone; replaces `backbones` and `layers`. */
+  readonly custom?: CustomBackbone;
 }
 
 /** Bumped when the generated ONNX changes for the same spec, so stale cache files are not reused. */
@@ -29,8 +32,10 @@ export interface FeatureExtractorInfo {
   readonly stride: number;
   /** Network input sides must be multiples of this. */
   readonly sizeMultiple: number;
-  /** sha256 of the generated ONNX graph. */
+  /** sha256 of the generated ONNX graph (with a custom backbone: of its file and the generated head). */
   readonly digest: string;
+  /** The validated custom backbone (digest and layers filled in). */
+  readonly custom?: ValidatedBackbone;
 }
 
 export interface FeatureMap {
@@ -83,13 +88,113 @@ function prefixBody(nodes: NodeDef[], inits: TensorInit[], prefix: string): { no
   };
 }
 
+/** Aggregation (k x k mean), upsampling to `stride` and the channel concat of NCHW feature tensors. */
+function headNodes(
+  sources: readonly { name: string; stride: number }[],
+  aggregation: number,
+  stride: number,
+  nodes: NodeDef[],
+  inits: TensorInit[],
+): void {
+  const parts = sources.map((src) => aggregateNodes(src, aggregation, stride, nodes, inits));
+  concatNodes(parts, nodes);
+}
+
+function concatNodes(parts: readonly string[], nodes: NodeDef[]): void {
+  nodes.push({ op: 'Concat', inputs: parts, outputs: ['concat'], attrs: { axis: attr.int(1) } });
+  nodes.push({ op: 'Transpose', inputs: ['concat'], outputs: ['features'], attrs: { perm: attr.ints([0, 2, 3, 1]) } });
+}
+
+/** One feature tensor's aggregation and upsampling; returns the name of the result. */
+function aggregateNodes(
+  source: { name: string; stride: number },
+  aggregation: number,
+  stride: number,
+  nodes: NodeDef[],
+  inits: TensorInit[],
+): string {
+  const pad = (aggregation - 1) / 2;
+  const { name: src, stride: s } = source;
+  {
+    let cur = src;
+    if (aggregation > 1) {
+      cur = `${src}/agg`;
+      nodes.push({
+        op: 'AveragePool',
+        inputs: [src],
+        outputs: [cur],
+        attrs: {
+          kernel_shape: attr.ints([aggregation, aggregation]),
+          pads: attr.ints([pad, pad, pad, pad]),
+          strides: attr.ints([1, 1]),
+          count_include_pad: attr.int(0),
+        },
+      });
+    }
+    if (s !== stride) {
+      const f = s / stride;
+      const scales = `${src}/scales`;
+      inits.push(floatTensor(scales, [4], Float32Array.of(1, 1, f, f)));
+      nodes.push({
+        op: 'Resize',
+        inputs: [cur, '', scales],
+        outputs: [`${src}/up`],
+        attrs: { mode: attr.string('linear'), coordinate_transformation_mode: attr.string('half_pixel') },
+      });
+      cur = `${src}/up`;
+    }
+    return cur;
+  }
+}
+
+/** The head run after a custom backbone: inputs f0..fn (its feature tensors), output `features`. */
+export function buildHeadGraph(
+  layers: readonly { stride: number; channels: number }[],
+  aggregation: number,
+): Uint8Array {
+  const nodes: NodeDef[] = [];
+  const inits: TensorInit[] = [];
+  const stride = Math.min(...layers.map((l) => l.stride));
+  headNodes(
+    layers.map((l, i) => ({ name: `f${i}`, stride: l.stride })),
+    aggregation,
+    stride,
+    nodes,
+    inits,
+  );
+  return encodeModel({
+    name: 'vigil-feature-head',
+    nodes,
+    initializers: inits,
+    inputs: layers.map((l, i) => ({ name: `f${i}`, type: DataType.FLOAT, shape: [1, l.channels, `h${i}`, `w${i}`] })),
+    outputs: [
+      { name: 'features', type: DataType.FLOAT, shape: [1, 'h', 'w', layers.reduce((a, l) => a + l.channels, 0)] },
+    ],
+  });
+}
+
 /** Builds the whole feature graph: backbone bodies, aggregation, upsampling to the finest stride, concat. */
 export function buildFeatureGraph(spec: FeatureSpec): Uint8Array {
+  const { nodes, inits, info } = featureGraphParts(spec);
+  return encodeModel({
+    name: `vigil-features-${spec.backbones.join('+')}`,
+    nodes,
+    initializers: inits,
+    inputs: [{ name: 'image', type: DataType.FLOAT, shape: [1, 3, 'H', 'W'] }],
+    outputs: [{ name: 'features', type: DataType.FLOAT, shape: [1, 'h', 'w', info.channels] }],
+  });
+}
+
+/** The feature graph's nodes and initializers (input `image` [1,3,H,W], output `features` [1,h,w,C]). */
+export function featureGraphParts(spec: FeatureSpec): {
+  nodes: NodeDef[];
+  inits: TensorInit[];
+  info: Omit<FeatureExtractorInfo, 'digest'>;
+} {
   const info = describeSpec(spec);
   const nodes: NodeDef[] = [];
   const inits: TensorInit[] = [];
   const parts: string[] = [];
-  const pad = (spec.aggregation - 1) / 2;
   for (const id of spec.backbones) {
     const b = BUILTIN_BACKBONES[id];
     const bundle = loadTfjsBundle(nsfwjsModelDir(b.nsfwjsModel));
@@ -98,48 +203,19 @@ export function buildFeatureGraph(spec: FeatureSpec): Uint8Array {
     const p = prefixBody(body.nodes, body.initializers, `${id}/`);
     nodes.push(...p.nodes);
     inits.push(...p.inits);
-    for (const d of spec.layers) {
-      const l = b.layers[d];
-      const src = `${id}/${l.name}`;
-      let cur = src;
-      if (spec.aggregation > 1) {
-        cur = `${src}/agg`;
-        nodes.push({
-          op: 'AveragePool',
-          inputs: [src],
-          outputs: [cur],
-          attrs: {
-            kernel_shape: attr.ints([spec.aggregation, spec.aggregation]),
-            pads: attr.ints([pad, pad, pad, pad]),
-            strides: attr.ints([1, 1]),
-            count_include_pad: attr.int(0),
-          },
-        });
-      }
-      if (l.stride !== info.stride) {
-        const f = l.stride / info.stride;
-        const scales = `${src}/scales`;
-        inits.push(floatTensor(scales, [4], Float32Array.of(1, 1, f, f)));
-        nodes.push({
-          op: 'Resize',
-          inputs: [cur, '', scales],
-          outputs: [`${src}/up`],
-          attrs: { mode: attr.string('linear'), coordinate_transformation_mode: attr.string('half_pixel') },
-        });
-        cur = `${src}/up`;
-      }
-      parts.push(cur);
-    }
+    for (const d of spec.layers)
+      parts.push(
+        aggregateNodes(
+          { name: `${id}/${b.layers[d].name}`, stride: b.layers[d].stride },
+          spec.aggregation,
+          info.stride,
+          nodes,
+          inits,
+        ),
+      );
   }
-  nodes.push({ op: 'Concat', inputs: parts, outputs: ['concat'], attrs: { axis: attr.int(1) } });
-  nodes.push({ op: 'Transpose', inputs: ['concat'], outputs: ['features'], attrs: { perm: attr.ints([0, 2, 3, 1]) } });
-  return encodeModel({
-    name: `vigil-features-${spec.backbones.join('+')}`,
-    nodes,
-    initializers: inits,
-    inputs: [{ name: 'image', type: DataType.FLOAT, shape: [1, 3, 'H', 'W'] }],
-    outputs: [{ name: 'features', type: DataType.FLOAT, shape: [1, 'h', 'w', info.channels] }],
-  });
+  concatNodes(parts, nodes);
+  return { nodes, inits, info };
 }
 
 /** Returns the feature graph for a spec, converting it once and caching it under cacheDir. */
@@ -181,16 +257,24 @@ export function sessionOptions(threads: number): ort.InferenceSession.SessionOpt
   };
 }
 
+interface CustomParts {
+  readonly backbone: LoadedCustomBackbone;
+  readonly scale: Float32Array;
+  readonly shift: Float32Array;
+}
+
 export class FeatureExtractor {
   private constructor(
     private readonly session: ort.InferenceSession,
     readonly info: FeatureExtractorInfo,
+    private readonly custom?: CustomParts,
   ) {}
 
   static async create(
     spec: FeatureSpec,
     opts: { cacheDir?: string; threads?: number } = {},
   ): Promise<FeatureExtractor> {
+    if (spec.custom) return FeatureExtractor.createCustom(spec, spec.custom, opts.threads ?? 2);
     const base = describeSpec(spec);
     const bytes = featureGraphBytes(spec, opts.cacheDir);
     const digest = createHash('sha256').update(bytes).digest('hex');
@@ -203,19 +287,82 @@ export class FeatureExtractor {
     return new FeatureExtractor(session, { ...base, digest });
   }
 
+  private static async createCustom(
+    spec: FeatureSpec,
+    custom: CustomBackbone,
+    threads: number,
+  ): Promise<FeatureExtractor> {
+    if (spec.aggregation < 1 || spec.aggregation % 2 !== 1) throw errors.badInput('aggregation must be an odd size');
+    const backbone = await loadCustomBackbone(custom, sessionOptions(threads));
+    try {
+      const { layers } = backbone.spec;
+      const head = buildHeadGraph(layers, spec.aggregation);
+      const digest = createHash('sha256').update(backbone.spec.digest).update(head).digest('hex');
+      const session = await ort.InferenceSession.create(head, sessionOptions(threads));
+      const stride = Math.min(...layers.map((l) => l.stride));
+      const fixed = custom.inputSize !== undefined;
+      return new FeatureExtractor(
+        session,
+        {
+          spec: { ...spec, custom: backbone.spec },
+          channels: layers.reduce((a, l) => a + l.channels, 0),
+          stride,
+          sizeMultiple: fixed ? 1 : Math.max(...layers.map((l) => l.stride)),
+          digest,
+          custom: backbone.spec,
+        },
+        {
+          backbone,
+          scale: Float32Array.from(custom.std, (s) => 1 / s),
+          shift: Float32Array.from(custom.mean, (m, i) => -m / (custom.std[i] as number)),
+        },
+      );
+    } catch (e) {
+      await backbone.session.release();
+      throw e;
+    }
+  }
+
   /** `image` is planar RGB [3,h,w] in 0..1; h and w multiples of info.sizeMultiple. */
   async run(image: Float32Array, h: number, w: number): Promise<FeatureMap> {
     if (h % this.info.sizeMultiple || w % this.info.sizeMultiple) {
       throw errors.internal(`network input ${w}x${h} is not a multiple of ${this.info.sizeMultiple}`);
     }
-    const out = await this.session.run({ image: new ort.Tensor('float32', image, [1, 3, h, w]) });
+    const out = this.custom
+      ? await this.runCustom(this.custom, image, h, w)
+      : await this.session.run({ image: new ort.Tensor('float32', image, [1, 3, h, w]) });
     const t = out.features;
     if (!t) throw errors.internal('backbone produced no features');
     const [, fh = 0, fw = 0, c = 0] = t.dims;
     return { data: t.data as Float32Array, h: fh, w: fw, channels: c };
   }
 
+  private async runCustom(
+    c: CustomParts,
+    image: Float32Array,
+    h: number,
+    w: number,
+  ): Promise<ort.InferenceSession.OnnxValueMapType> {
+    const n = h * w;
+    const x = new Float32Array(image.length);
+    for (let ch = 0; ch < 3; ch++) {
+      const a = c.scale[ch] as number;
+      const b = c.shift[ch] as number;
+      for (let i = ch * n; i < (ch + 1) * n; i++) x[i] = (image[i] as number) * a + b;
+    }
+    const { spec, session } = c.backbone;
+    const feats = await session.run({ [spec.inputName]: new ort.Tensor('float32', x, [1, 3, h, w]) }, [
+      ...spec.featureNodes,
+    ]);
+    const feeds: Record<string, ort.Tensor> = {};
+    spec.featureNodes.forEach((name, i) => {
+      feeds[`f${i}`] = feats[name] as ort.Tensor;
+    });
+    return this.session.run(feeds);
+  }
+
   async release(): Promise<void> {
     await this.session.release();
+    if (this.custom) await this.custom.backbone.session.release();
   }
 }

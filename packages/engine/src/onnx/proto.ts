@@ -67,7 +67,7 @@ class ProtoWriter {
   }
 }
 
-export const DataType = { FLOAT: 1, INT64: 7 } as const;
+export const DataType = { FLOAT: 1, INT64: 7, BOOL: 9 } as const;
 export type DataType = (typeof DataType)[keyof typeof DataType];
 
 export interface TensorInit {
@@ -186,3 +186,21 @@ export const attr = {
   ints: (value: readonly number[]): AttrValue => ({ kind: 'ints', value }),
   floats: (value: readonly number[]): AttrValue => ({ kind: 'floats', value }),
 };
+
+/**
+ * Makes the named tensors of an existing ONNX model graph outputs (float, shape left to the runtime), by
+ * appending a GraphProto with only those outputs: protobuf merges a repeated singular message field.
+ */
+export function appendGraphOutputs(model: Uint8Array, names: readonly string[]): Uint8Array {
+  const g = new ProtoWriter();
+  for (const n of names) {
+    const tensorType = new ProtoWriter().int(1, DataType.FLOAT);
+    const type = new ProtoWriter().message(1, tensorType);
+    g.message(12, new ProtoWriter().string(1, n).message(2, type));
+  }
+  const extra = new ProtoWriter().message(7, g).finish();
+  const out = new Uint8Array(model.length + extra.length);
+  out.set(model, 0);
+  out.set(extra, model.length);
+  return out;
+}

@@ -1,9 +1,10 @@
 import { parse } from 'graphql';
+import { SHARED_TYPE_DEFS } from '@vigil/service-kit';
 
 export const typeDefs = parse(/* GraphQL */ `
   extend schema @link(url: "https://specs.apollo.dev/federation/v2.7", import: ["@key", "@shareable"])
 
-  scalar DateTime
+  ${SHARED_TYPE_DEFS}
 
   enum DatasetType {
     TRAIN
@@ -14,32 +15,6 @@ export const typeDefs = parse(/* GraphQL */ `
     NORMAL
     ANOMALY
     UNLABELLED
-  }
-
-  enum JobStatus {
-    QUEUED
-    RUNNING
-    SUCCEEDED
-    FAILED
-    CANCELLED
-  }
-
-  type PageInfo @shareable {
-    hasNextPage: Boolean!
-    endCursor: String
-  }
-
-  type JobProgress @shareable {
-    done: Int!
-    total: Int
-    step: String
-    "0-100 when the total is known"
-    percent: Float
-  }
-
-  type JobError @shareable {
-    code: String!
-    message: String!
   }
 
   "An image, owned by the ingestion subgraph."

@@ -2,10 +2,13 @@ import { z } from 'zod';
 import { DatasetType, EntryLabel, errors, isUuid } from '@vigil/contracts';
 import type { JobRow } from '@vigil/db';
 import { toJobView, type AuditTrail, type JobView } from '@vigil/service-kit';
+import type { jobsV1 } from '@vigil/proto';
 import type { Actor, ProjectService } from '../domain/projects';
 import {
   DatasetJobKind,
   DatasetQueue,
+  encodeImportFolderPayload,
+  encodeImportManifestPayload,
   type DatasetImportSummary,
   type ImportFolderPayload,
   type ImportManifestPayload,
@@ -61,10 +64,11 @@ function parseInput<T>(schema: z.ZodType<T>, input: unknown): T {
 }
 
 function view(row: JobRow): DatasetImportJobView {
-  const payload = row.payload as { manifestUri?: string; source?: string };
+  // Rows are read as stored, without decoding: a view must show even a job whose payload is malformed.
+  const payload = row.payload as Partial<jobsV1.ImportManifestJobJson & jobsV1.ImportFolderJobJson> | null;
   return {
     ...toJobView<DatasetImportSummary>(row),
-    source: payload.source ?? payload.manifestUri ?? 'inline manifest',
+    source: payload?.source ?? payload?.manifestUri ?? 'inline manifest',
   };
 }
 
@@ -88,7 +92,15 @@ export class DatasetImportJobs {
       allowPartial: parsed.allowPartial ?? false,
       actor: { principal: actor.principal, ...(actor.requestId ? { requestId: actor.requestId } : {}) },
     };
-    return this.submit(DatasetJobKind.ImportManifest, payload, project.id, actor, parsed.idempotencyKey ?? undefined);
+    const encoded = encodeImportManifestPayload(payload);
+    return this.submit(
+      DatasetJobKind.ImportManifest,
+      payload,
+      encoded,
+      project.id,
+      actor,
+      parsed.idempotencyKey ?? undefined,
+    );
   }
 
   async submitFolder(input: unknown, actor: Actor): Promise<DatasetImportJobView> {
@@ -102,12 +114,21 @@ export class DatasetImportJobs {
       ...(parsed.labelFromFileName ? { labelFromFileName: true } : {}),
       actor: { principal: actor.principal, ...(actor.requestId ? { requestId: actor.requestId } : {}) },
     };
-    return this.submit(DatasetJobKind.ImportFolder, payload, project.id, actor, parsed.idempotencyKey ?? undefined);
+    const encoded = encodeImportFolderPayload(payload);
+    return this.submit(
+      DatasetJobKind.ImportFolder,
+      payload,
+      encoded,
+      project.id,
+      actor,
+      parsed.idempotencyKey ?? undefined,
+    );
   }
 
   private async submit(
     kind: string,
     payload: ImportManifestPayload | ImportFolderPayload,
+    encoded: jobsV1.ImportManifestJobJson | jobsV1.ImportFolderJobJson,
     projectId: string,
     actor: Actor,
     idempotencyKey?: string,
@@ -115,7 +136,7 @@ export class DatasetImportJobs {
     const row = await this.jobs.submit({
       queue: DatasetQueue.Imports,
       kind,
-      payload,
+      payload: encoded,
       createdBy: actor.principal.name,
       ...(idempotencyKey ? { idempotencyKey: `${actor.principal.id}:${idempotencyKey}` } : {}),
     });

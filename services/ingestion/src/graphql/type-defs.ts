@@ -1,35 +1,10 @@
 import { parse } from 'graphql';
+import { SHARED_TYPE_DEFS } from '@vigil/service-kit';
 
 export const typeDefs = parse(/* GraphQL */ `
   extend schema @link(url: "https://specs.apollo.dev/federation/v2.7", import: ["@key", "@shareable"])
 
-  scalar DateTime
-
-  enum JobStatus {
-    QUEUED
-    RUNNING
-    SUCCEEDED
-    FAILED
-    CANCELLED
-  }
-
-  type PageInfo @shareable {
-    hasNextPage: Boolean!
-    endCursor: String
-  }
-
-  type JobProgress @shareable {
-    done: Int!
-    total: Int
-    step: String
-    "0-100 when the total is known"
-    percent: Float
-  }
-
-  type JobError @shareable {
-    code: String!
-    message: String!
-  }
+  ${SHARED_TYPE_DEFS}
 
   enum ImageFormat {
     JPEG

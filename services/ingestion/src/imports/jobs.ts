@@ -2,7 +2,14 @@ import { z } from 'zod';
 import { CaptureMetadataSchema, errors, isUuid } from '@vigil/contracts';
 import type { JobRow } from '@vigil/db';
 import { toJobView, type AuditTrail, type JobView, type RequestContext } from '@vigil/service-kit';
-import { IngestionJobKind, IngestionQueue, type ImageImportSummary, type ImportImagesPayload } from './payloads';
+import type { jobsV1 } from '@vigil/proto';
+import {
+  encodeImportImagesPayload,
+  IngestionJobKind,
+  IngestionQueue,
+  type ImageImportSummary,
+  type ImportImagesPayload,
+} from './payloads';
 
 /** The slice of the job system this service uses (see @vigil/queue). */
 export interface JobPort {
@@ -27,7 +34,9 @@ const InputSchema = z.object({
 });
 
 function view(row: JobRow): ImageImportJobView {
-  return { ...toJobView<ImageImportSummary>(row), source: (row.payload as { source?: string }).source ?? '' };
+  // Rows are read as stored, without decoding: a view must show even a job whose payload is malformed.
+  const payload = row.payload as jobsV1.ImportImagesJobJson | null;
+  return { ...toJobView<ImageImportSummary>(row), source: payload?.source ?? '' };
 }
 
 type Actor = Pick<RequestContext, 'principal'> & { readonly requestId?: string };
@@ -51,7 +60,7 @@ export class ImageImportJobs {
     const row = await this.jobs.submit({
       queue: IngestionQueue.Imports,
       kind: IngestionJobKind.ImportImages,
-      payload,
+      payload: encodeImportImagesPayload(payload),
       createdBy: actor.principal.name,
       ...(parsed.data.idempotencyKey ? { idempotencyKey: `${actor.principal.id}:${parsed.data.idempotencyKey}` } : {}),
     });

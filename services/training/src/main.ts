@@ -1,0 +1,42 @@
+import { ImageCatalog, KyselyImageRepository } from '@vigil/images';
+import { createLogger, loadEnvironment, runMain, startSubgraphService, type RunningService } from '@vigil/service-kit';
+import { createTrainingService } from './module';
+import { trainingEnvironmentSchema } from './environment';
+
+/**
+ * The training service on its own: its subgraph at /graphql (accepting only requests the gateway signed),
+ * /healthz, and the training workers. `node dist/main.js` or `vigil serve training`.
+ */
+export async function main(
+  variables: Record<string, string | undefined> = process.env,
+  options: { handleSignals?: boolean } = {},
+): Promise<RunningService> {
+  const environment = loadEnvironment(trainingEnvironmentSchema, variables);
+  const log = createLogger({ name: 'training', level: environment.LOG_LEVEL });
+  return startSubgraphService({
+    name: 'training',
+    environment,
+    log,
+    ...(options.handleSignals === undefined ? {} : { handleSignals: options.handleSignals }),
+    build: ({ db, storage, jobs, audit }) => {
+      // Training reads image bytes through the catalogue, which checks them against their digest.
+      const catalog = new ImageCatalog({
+        images: new KyselyImageRepository(db),
+        store: storage.store,
+        limits: { maxPixels: environment.IMAGE_MAX_PIXELS, maxBytes: environment.UPLOAD_MAX_BYTES },
+      });
+      const training = createTrainingService({
+        db,
+        store: storage.store,
+        images: catalog,
+        jobs,
+        audit,
+        log,
+        config: { engineThreads: environment.TRAINING_THREADS, maxMaskBytes: environment.UPLOAD_MAX_BYTES },
+      });
+      return { subgraph: training.subgraph, registerWorkers: () => training.registerWorkers() };
+    },
+  });
+}
+
+if (require.main === module) runMain('training', () => main());
