@@ -17,3 +17,4 @@ export * from './jobs';
 export * from './health';
 export * from './distributed';
 export * from './shared-schema';
+export * from './queued-jobs';

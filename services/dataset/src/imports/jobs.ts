@@ -1,7 +1,7 @@
 import { z } from 'zod';
-import { DatasetType, EntryLabel, errors, isUuid } from '@vigil/contracts';
+import { DatasetType, EntryLabel, errors } from '@vigil/contracts';
 import type { JobRow } from '@vigil/db';
-import { toJobView, type AuditTrail, type JobView } from '@vigil/service-kit';
+import { QueuedJobs, toJobView, type AuditTrail, type JobPort, type JobView } from '@vigil/service-kit';
 import type { jobsV1 } from '@vigil/proto';
 import type { Actor, ProjectService } from '../domain/projects';
 import {
@@ -14,18 +14,7 @@ import {
   type ImportManifestPayload,
 } from './payloads';
 
-/** The slice of the job system this service uses (see @vigil/queue). */
-export interface JobPort {
-  submit(input: {
-    queue: string;
-    kind: string;
-    payload: unknown;
-    createdBy: string;
-    idempotencyKey?: string;
-  }): Promise<JobRow>;
-  get(id: string): Promise<JobRow | undefined>;
-  cancel(id: string): Promise<JobRow | undefined>;
-}
+export type { JobPort } from '@vigil/service-kit';
 
 export type DatasetImportJobView = JobView<DatasetImportSummary> & { readonly source: string };
 
@@ -74,11 +63,20 @@ function view(row: JobRow): DatasetImportJobView {
 
 /** Submits, reads and cancels the dataset service's import jobs. */
 export class DatasetImportJobs {
+  private readonly queued: QueuedJobs<DatasetImportJobView>;
+
   constructor(
-    private readonly jobs: JobPort,
+    jobs: JobPort,
     private readonly projects: ProjectService,
     private readonly audit: AuditTrail,
-  ) {}
+  ) {
+    this.queued = new QueuedJobs(jobs, audit, {
+      queue: DatasetQueue.Imports,
+      noun: 'dataset import job',
+      cancelAction: 'dataset.import.cancel',
+      view,
+    });
+  }
 
   async submitManifest(input: unknown, actor: Actor): Promise<DatasetImportJobView> {
     const parsed = parseInput(ManifestInputSchema, input);
@@ -133,13 +131,7 @@ export class DatasetImportJobs {
     actor: Actor,
     idempotencyKey?: string,
   ): Promise<DatasetImportJobView> {
-    const row = await this.jobs.submit({
-      queue: DatasetQueue.Imports,
-      kind,
-      payload: encoded,
-      createdBy: actor.principal.name,
-      ...(idempotencyKey ? { idempotencyKey: `${actor.principal.id}:${idempotencyKey}` } : {}),
-    });
+    const row = await this.queued.submit({ kind, payload: encoded, actor, idempotencyKey });
     const { manifestText: _omitted, ...recorded } = payload as ImportManifestPayload;
     await this.audit.record({
       actor: actor.principal,
@@ -152,27 +144,11 @@ export class DatasetImportJobs {
     return view(row);
   }
 
-  async get(id: string): Promise<DatasetImportJobView> {
-    const row = isUuid(id) ? await this.jobs.get(id) : undefined;
-    if (!row || row.queue !== DatasetQueue.Imports) throw errors.notFound('dataset import job', id);
-    return view(row);
+  get(id: string): Promise<DatasetImportJobView> {
+    return this.queued.get(id);
   }
 
-  async cancel(id: string, actor: Actor): Promise<DatasetImportJobView> {
-    const before = await this.get(id);
-    const row = await this.jobs.cancel(id);
-    if (!row) throw errors.notFound('dataset import job', id);
-    // Both sides of the audit row in the same (view) form, not one upper- and one lower-case.
-    const after = view(row);
-    await this.audit.record({
-      actor: actor.principal,
-      requestId: actor.requestId,
-      action: 'dataset.import.cancel',
-      entityType: 'job',
-      entityId: id,
-      before: { status: before.status },
-      after: { status: after.status },
-    });
-    return after;
+  cancel(id: string, actor: Actor): Promise<DatasetImportJobView> {
+    return this.queued.cancel(id, actor);
   }
 }

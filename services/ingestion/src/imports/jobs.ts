@@ -1,7 +1,14 @@
 import { z } from 'zod';
-import { CaptureMetadataSchema, errors, isUuid } from '@vigil/contracts';
+import { CaptureMetadataSchema, errors } from '@vigil/contracts';
 import type { JobRow } from '@vigil/db';
-import { toJobView, type AuditTrail, type JobView, type RequestContext } from '@vigil/service-kit';
+import {
+  QueuedJobs,
+  toJobView,
+  type AuditTrail,
+  type JobPort,
+  type JobView,
+  type RequestContext,
+} from '@vigil/service-kit';
 import type { jobsV1 } from '@vigil/proto';
 import {
   encodeImportImagesPayload,
@@ -11,18 +18,7 @@ import {
   type ImportImagesPayload,
 } from './payloads';
 
-/** The slice of the job system this service uses (see @vigil/queue). */
-export interface JobPort {
-  submit(input: {
-    queue: string;
-    kind: string;
-    payload: unknown;
-    createdBy: string;
-    idempotencyKey?: string;
-  }): Promise<JobRow>;
-  get(id: string): Promise<JobRow | undefined>;
-  cancel(id: string): Promise<JobRow | undefined>;
-}
+export type { JobPort } from '@vigil/service-kit';
 
 export type ImageImportJobView = JobView<ImageImportSummary> & { readonly source: string };
 
@@ -42,10 +38,19 @@ function view(row: JobRow): ImageImportJobView {
 type Actor = Pick<RequestContext, 'principal'> & { readonly requestId?: string };
 
 export class ImageImportJobs {
+  private readonly queued: QueuedJobs<ImageImportJobView>;
+
   constructor(
-    private readonly jobs: JobPort,
+    jobs: JobPort,
     private readonly audit: AuditTrail,
-  ) {}
+  ) {
+    this.queued = new QueuedJobs(jobs, audit, {
+      queue: IngestionQueue.Imports,
+      noun: 'image import job',
+      cancelAction: 'ingestion.import.cancel',
+      view,
+    });
+  }
 
   async submit(input: unknown, actor: Actor): Promise<ImageImportJobView> {
     const parsed = InputSchema.safeParse(input);
@@ -57,12 +62,11 @@ export class ImageImportJobs {
       ...(metadata ? { metadata } : {}),
       actor: { principal: actor.principal, ...(actor.requestId ? { requestId: actor.requestId } : {}) },
     };
-    const row = await this.jobs.submit({
-      queue: IngestionQueue.Imports,
+    const row = await this.queued.submit({
       kind: IngestionJobKind.ImportImages,
       payload: encodeImportImagesPayload(payload),
-      createdBy: actor.principal.name,
-      ...(parsed.data.idempotencyKey ? { idempotencyKey: `${actor.principal.id}:${parsed.data.idempotencyKey}` } : {}),
+      actor,
+      idempotencyKey: parsed.data.idempotencyKey,
     });
     await this.audit.record({
       actor: actor.principal,
@@ -75,28 +79,12 @@ export class ImageImportJobs {
     return view(row);
   }
 
-  async get(id: string): Promise<ImageImportJobView> {
-    const row = isUuid(id) ? await this.jobs.get(id) : undefined;
-    if (!row || row.queue !== IngestionQueue.Imports) throw errors.notFound('image import job', id);
-    return view(row);
+  get(id: string): Promise<ImageImportJobView> {
+    return this.queued.get(id);
   }
 
-  async cancel(id: string, actor: Actor): Promise<ImageImportJobView> {
-    const before = await this.get(id);
-    const row = await this.jobs.cancel(id);
-    if (!row) throw errors.notFound('image import job', id);
-    // Both sides of the audit row in the same (view) form, not one upper- and one lower-case.
-    const after = view(row);
-    await this.audit.record({
-      actor: actor.principal,
-      requestId: actor.requestId,
-      action: 'ingestion.import.cancel',
-      entityType: 'job',
-      entityId: id,
-      before: { status: before.status },
-      after: { status: after.status },
-    });
-    return after;
+  cancel(id: string, actor: Actor): Promise<ImageImportJobView> {
+    return this.queued.cancel(id, actor);
   }
 }
 
