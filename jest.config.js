@@ -2,7 +2,7 @@
 /** @type {import('jest').Config} */
 const workspaceSources = {
   '^@vigil/(contracts|db|storage|queue|images|service-kit|engine)$': '<rootDir>/packages/$1/src',
-  '^@vigil/(ingestion|dataset|training)-service$': '<rootDir>/services/$1/src',
+  '^@vigil/(ingestion|dataset|training|inference)-service$': '<rootDir>/services/$1/src',
   '^@vigil/gateway$': '<rootDir>/gateway/src',
   '^@vigil/cli$': '<rootDir>/cli/src',
   // proto/src/generated is written by @vigil/proto's build (`npm test` builds first).

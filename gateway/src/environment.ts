@@ -20,7 +20,8 @@ export const gatewayEnvironmentSchema = platformEnvironmentSchema
     INGESTION_URL: httpUrl().optional(),
     DATASET_URL: httpUrl().optional(),
     TRAINING_URL: httpUrl().optional(),
-    /** `name=url,name=url`: the remote subgraphs (INGESTION_URL, DATASET_URL and TRAINING_URL override entries of theirs). */
+    INFERENCE_URL: httpUrl().optional(),
+    /** `name=url,name=url`: the remote subgraphs (INGESTION_URL, DATASET_URL, TRAINING_URL and INFERENCE_URL override entries of theirs). */
     SUBGRAPHS: z
       .string()
       .transform((value, ctx) => {
@@ -38,12 +39,19 @@ export const gatewayEnvironmentSchema = platformEnvironmentSchema
     SUBGRAPH_WAIT_SECONDS: z.coerce.number().int().min(0).max(3600).default(60),
     /** Base URL of the ingestion service's REST routes; default: the ingestion subgraph URL without /graphql. */
     INGESTION_HTTP_URL: httpUrl().optional(),
+    /** Base URL of the inference service's REST routes (/v1/detect, inspection pictures); default: its subgraph URL without /graphql. */
+    INFERENCE_HTTP_URL: httpUrl().optional(),
     REQUEST_MAX_BYTES: env.bytes(1_000_000),
   })
   .refine(
     (value) =>
       Boolean(
-        value.SUPERGRAPH_PATH || value.INGESTION_URL || value.DATASET_URL || value.TRAINING_URL || value.SUBGRAPHS,
+        value.SUPERGRAPH_PATH ||
+        value.INGESTION_URL ||
+        value.DATASET_URL ||
+        value.TRAINING_URL ||
+        value.INFERENCE_URL ||
+        value.SUBGRAPHS,
       ),
     {
       path: ['SUBGRAPHS'],
@@ -63,5 +71,6 @@ export function configuredSubgraphUrls(environment: GatewayEnvironment): Map<str
   if (environment.INGESTION_URL) urls.set('ingestion', environment.INGESTION_URL);
   if (environment.DATASET_URL) urls.set('dataset', environment.DATASET_URL);
   if (environment.TRAINING_URL) urls.set('training', environment.TRAINING_URL);
+  if (environment.INFERENCE_URL) urls.set('inference', environment.INFERENCE_URL);
   return urls;
 }

@@ -122,6 +122,8 @@ export async function startDistributedGateway(environment: GatewayEnvironment, l
 
     const ingestionUrl = supergraph.remotes.get('ingestion');
     const imagesTarget = environment.INGESTION_HTTP_URL ?? (ingestionUrl ? restBase(ingestionUrl) : undefined);
+    const inferenceUrl = supergraph.remotes.get('inference');
+    const inferenceTarget = environment.INFERENCE_HTTP_URL ?? (inferenceUrl ? restBase(inferenceUrl) : undefined);
     const healthChecks: HealthCheck[] = [
       { name: 'database', check: async () => void (await db.selectFrom('api_keys').select('id').limit(1).execute()) },
       ...[...supergraph.remotes].map(([name, url]) => ({
@@ -147,6 +149,12 @@ export async function startDistributedGateway(environment: GatewayEnvironment, l
       maxRequestBytes: environment.REQUEST_MAX_BYTES,
       routes: (app, authenticate) => {
         if (imagesTarget) app.use('/v1/images', authenticate, imagesProxy({ target: imagesTarget, secret, log }));
+        // The same streaming proxy: the inference service's upload-and-detect route and inspection pictures.
+        if (inferenceTarget) {
+          const toInference = imagesProxy({ target: inferenceTarget, secret, log });
+          app.use('/v1/detect', authenticate, toInference);
+          app.use('/v1/inspections', authenticate, toInference);
+        }
       },
     });
 
@@ -165,6 +173,7 @@ export async function startDistributedGateway(environment: GatewayEnvironment, l
         supergraph: supergraph.source,
         subgraphs: Object.fromEntries(supergraph.remotes),
         images: imagesTarget ?? 'disabled (no ingestion subgraph)',
+        inference: inferenceTarget ?? 'disabled (no inference subgraph)',
       },
       'gateway listening',
     );

@@ -7,12 +7,13 @@ export const ACCESS_SUBGRAPH_URL = `in-process://${ACCESS_SUBGRAPH}`;
 
 /**
  * Where the remote subgraphs listen by default (each service's default PORT). The supergraph composed at
- * build time carries these; at run time INGESTION_URL, DATASET_URL, TRAINING_URL or SUBGRAPHS override them.
+ * build time carries these; at run time INGESTION_URL, DATASET_URL, TRAINING_URL, INFERENCE_URL or SUBGRAPHS override them.
  */
 export const DEFAULT_SUBGRAPH_URLS: Readonly<Record<string, string>> = {
   ingestion: 'http://localhost:4001/graphql',
   dataset: 'http://localhost:4002/graphql',
   training: 'http://localhost:4003/graphql',
+  inference: 'http://localhost:4004/graphql',
 };
 
 const NAME = /^[a-z][a-z0-9_-]*$/;

@@ -5,6 +5,7 @@ import { SYSTEM_PRINCIPAL, Role } from '@vigil/contracts';
 import { createIngestionService } from '@vigil/ingestion-service';
 import { createDatasetService } from '@vigil/dataset-service';
 import { createTrainingService } from '@vigil/training-service';
+import { createInferenceService } from '@vigil/inference-service';
 import {
   KyselyAuditTrail,
   createSubgraphServer,
@@ -102,10 +103,26 @@ export async function startPlatform(options: PlatformOptions): Promise<RunningPl
       log,
       config: { engineThreads: environment.TRAINING_THREADS, maxMaskBytes: environment.UPLOAD_MAX_BYTES },
     });
+    const inference = createInferenceService({
+      db,
+      store: storage.store,
+      images: ingestion.catalog,
+      jobs: jobs.system,
+      audit,
+      log,
+      config: {
+        maxQueueDepth: environment.INFERENCE_MAX_QUEUE_DEPTH,
+        retryAfterSeconds: environment.INFERENCE_RETRY_AFTER_SECONDS,
+        modelCacheSize: environment.INFERENCE_MODEL_CACHE_SIZE,
+        threads: environment.INFERENCE_THREADS,
+        detectTimeoutMs: environment.INFERENCE_DETECT_TIMEOUT_SECONDS * 1000,
+        maxUploadBytes: environment.UPLOAD_MAX_BYTES,
+      },
+    });
     const apiKeys = new ApiKeyService(new KyselyApiKeyRepository(db), audit);
     const access = accessSubgraph({ apiKeys, audit: new AuditLogReader(db) });
 
-    const definitions = [access, ingestion.subgraph, dataset.subgraph, training.subgraph];
+    const definitions = [access, ingestion.subgraph, dataset.subgraph, training.subgraph, inference.subgraph];
     const servers = new Map<string, SubgraphServer>();
     for (const definition of definitions) {
       servers.set(definition.name, await createSubgraphServer(definition, { gatewaySecret: secret, log }));
@@ -150,7 +167,12 @@ export async function startPlatform(options: PlatformOptions): Promise<RunningPl
           }
           next();
         };
-        app.use('/v1', authenticate, sign, trustGateway(secret, log), ingestion.router);
+        app.use('/v1', authenticate, sign, trustGateway(secret, log), ingestion.router, inference.router);
+        // Prometheus scrapes without an API key, as it does a distributed service's own /metrics.
+        app.get('/metrics', async (_req, res) => {
+          res.setHeader('content-type', inference.metrics.contentType);
+          res.end(await inference.metrics.text());
+        });
       },
     });
 
@@ -158,6 +180,7 @@ export async function startPlatform(options: PlatformOptions): Promise<RunningPl
       ingestion.registerWorkers();
       dataset.registerWorkers();
       training.registerWorkers();
+      inference.registerWorkers();
     }
     await jobs.start();
 
@@ -178,6 +201,7 @@ export async function startPlatform(options: PlatformOptions): Promise<RunningPl
       stop: async () => {
         await http.close();
         await runningJobs.close();
+        await inference.close();
         await gateway.stop();
         for (const server of servers.values()) await server.apollo.stop();
         await storage.database.close();

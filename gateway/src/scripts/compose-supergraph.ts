@@ -3,6 +3,7 @@ import path from 'node:path';
 import { ingestionTypeDefs } from '@vigil/ingestion-service';
 import { datasetTypeDefs } from '@vigil/dataset-service';
 import { trainingTypeDefs } from '@vigil/training-service';
+import { inferenceTypeDefs } from '@vigil/inference-service';
 import { accessTypeDefs } from '../access/subgraph';
 import { composeSupergraph } from '../federation/compose';
 import { ACCESS_SUBGRAPH, ACCESS_SUBGRAPH_URL, DEFAULT_SUBGRAPH_URLS } from '../distributed/subgraphs';
@@ -24,6 +25,7 @@ try {
     { name: 'ingestion', url: url('ingestion'), typeDefs: ingestionTypeDefs },
     { name: 'dataset', url: url('dataset'), typeDefs: datasetTypeDefs },
     { name: 'training', url: url('training'), typeDefs: trainingTypeDefs },
+    { name: 'inference', url: url('inference'), typeDefs: inferenceTypeDefs },
   ]);
   writeFileSync(out, sdl);
   console.log(`supergraph composed: ${path.relative(process.cwd(), out)}`);

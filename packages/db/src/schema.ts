@@ -157,6 +157,79 @@ export interface ModelEvaluationsTable {
   created_at: CreatedAt;
 }
 
+export interface ModelDeploymentsTable {
+  model_version_id: string;
+  min_workers: number;
+  max_workers: number;
+  /** HOSTED or STOPPED: what an operator asked for. */
+  desired_state: string;
+  /** STARTING, HOSTED, FAILED, STOPPING or STOPPED: what the workers did. */
+  actual_state: string;
+  message: string | null;
+  updated_at: Timestamp;
+}
+
+export interface InspectionBatchesTable {
+  id: Generated<string>;
+  project_id: string;
+  model_version_id: string;
+  total: number;
+  done: Generated<number>;
+  failed: Generated<number>;
+  /** RUNNING or DONE. */
+  status: string;
+  idempotency_key: string | null;
+  created_by: string;
+  created_at: CreatedAt;
+  finished_at: NullableTimestamp;
+}
+
+export interface InspectionsTable {
+  id: Generated<string>;
+  project_id: string;
+  model_version_id: string;
+  model_version: number;
+  artifact_sha256: string;
+  image_id: string;
+  batch_id: string | null;
+  /** QUEUED, RUNNING, DONE or FAILED. */
+  status: string;
+  /** normal or anomaly once DONE. */
+  verdict: string | null;
+  /** Normalised score in [0,1]; 0.5 is the threshold. */
+  score: number | null;
+  raw_score: number | null;
+  /** The raw threshold the raw score was compared with. */
+  threshold: number | null;
+  confidence: number | null;
+  heatmap_key: string | null;
+  mask_key: string | null;
+  anomalies: NullableJson<unknown>;
+  line: string | null;
+  station: string | null;
+  camera: string | null;
+  lot: string | null;
+  captured_at: NullableTimestamp;
+  timings: NullableJson<unknown>;
+  requested_by: string;
+  idempotency_key: string | null;
+  job_id: string | null;
+  error: NullableJson<unknown>;
+  created_at: CreatedAt;
+  started_at: NullableTimestamp;
+  finished_at: NullableTimestamp;
+}
+
+export interface InspectionOverridesTable {
+  id: Generated<string>;
+  inspection_id: string;
+  verdict: string;
+  reason: string;
+  actor_id: string;
+  actor_name: string;
+  at: CreatedAt;
+}
+
 export interface Database {
   api_keys: ApiKeysTable;
   audit_log: AuditLogTable;
@@ -168,6 +241,10 @@ export interface Database {
   model_versions: ModelVersionsTable;
   model_evaluations: ModelEvaluationsTable;
   model_version_counters: ModelVersionCountersTable;
+  model_deployments: ModelDeploymentsTable;
+  inspection_batches: InspectionBatchesTable;
+  inspections: InspectionsTable;
+  inspection_overrides: InspectionOverridesTable;
 }
 
 export type ApiKeyRow = Selectable<ApiKeysTable>;
@@ -185,3 +262,9 @@ export type NewModelVersionRow = Insertable<ModelVersionsTable>;
 export type ModelVersionUpdate = Updateable<ModelVersionsTable>;
 export type ModelEvaluationRow = Selectable<ModelEvaluationsTable>;
 export type NewModelEvaluationRow = Insertable<ModelEvaluationsTable>;
+export type ModelDeploymentRow = Selectable<ModelDeploymentsTable>;
+export type InspectionBatchRow = Selectable<InspectionBatchesTable>;
+export type InspectionRow = Selectable<InspectionsTable>;
+export type NewInspectionRow = Insertable<InspectionsTable>;
+export type InspectionUpdate = Updateable<InspectionsTable>;
+export type InspectionOverrideRow = Selectable<InspectionOverridesTable>;

@@ -44,6 +44,16 @@ export const platformEnvironmentSchema = z.object({
   WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(2),
   /** onnxruntime threads one model training uses. */
   TRAINING_THREADS: z.coerce.number().int().min(1).max(64).default(2),
+  /** Detection jobs queued or running per inference queue above which new work is refused (RESOURCE_EXHAUSTED / 429). */
+  INFERENCE_MAX_QUEUE_DEPTH: z.coerce.number().int().min(1).default(10_000),
+  /** The retry-after a refused detection is given. */
+  INFERENCE_RETRY_AFTER_SECONDS: z.coerce.number().int().min(1).max(3600).default(5),
+  /** Loaded models (by artifact digest) one process keeps; least recently used evicted. */
+  INFERENCE_MODEL_CACHE_SIZE: z.coerce.number().int().min(1).max(64).default(4),
+  /** onnxruntime threads one loaded model uses for detection. */
+  INFERENCE_THREADS: z.coerce.number().int().min(1).max(64).default(2),
+  /** How long detectAnomalies waits for its verdict before answering with the pending record. */
+  INFERENCE_DETECT_TIMEOUT_SECONDS: z.coerce.number().int().min(1).max(600).default(60),
   /** Shared by the gateway and subgraphs to sign caller identity (>= 32 chars). Generated in embedded mode. */
   GATEWAY_SECRET: env.secret().optional(),
 });

@@ -1,0 +1,3 @@
+export { createInferenceService, type InferenceModule, type InferenceDeps, type InferenceConfig } from './module';
+export { typeDefs as inferenceTypeDefs } from './graphql/type-defs';
+export { InferenceQueue, InferenceJobKind } from './jobs/payloads';
