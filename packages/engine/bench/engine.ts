@@ -1,8 +1,10 @@
 /**
  * Engine benchmark: npm run bench -w @vigil/engine -- --dataset <dir> [--json <file>] [config flags]
  * Config flags (optional, otherwise defaults): --input-size N --backbones a,b --layers mid,deep
- * --aggregation N --topk N --reweight --coreset R --sigma S; --auto chooses the unpinned settings on held-out
- * normals + synthetic defects (trainModel's autoConfig); --quick prints accuracy only (no speed runs).
+ * --aggregation N --topk N --reweight --coreset R --sigma S. Without config flags the engine's default runs:
+ * the automatic configuration (trainModel's autoConfig); config flags or --fixed measure the fixed settings
+ * (defaults + flags, no automatic choice); --auto with config flags chooses the settings the flags leave free.
+ * --quick prints accuracy only (no speed runs); --normals-only trains without the labelled anomalies.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
@@ -87,15 +89,20 @@ async function main(): Promise<void> {
   const loadStart = loadavg()[0] ?? 0;
   const ds = loadDataset(dir);
   const read = (i: BenchImage): Buffer => readFileSync(i.path);
-  const trainImages: TrainingImage[] = ds.train.map((i) => ({
-    bytes: read(i),
-    label: i.label,
-    ...(i.maskPath ? { mask: readFileSync(i.maskPath) } : {}),
-  }));
+  // --normals-only: train without the labelled anomalies (as most MVTec-style projects start).
+  const normalsOnly = process.argv.includes('--normals-only');
+  const trainImages: TrainingImage[] = ds.train
+    .filter((i) => !normalsOnly || i.label === 'normal')
+    .map((i) => ({
+      bytes: read(i),
+      label: i.label,
+      ...(i.maskPath ? { mask: readFileSync(i.maskPath) } : {}),
+    }));
+  const pinned = configFromArgs();
   const t0 = performance.now();
   const trained = await trainModel(trainImages, {
-    config: configFromArgs(),
-    ...(process.argv.includes('--auto') ? { autoConfig: true } : {}),
+    config: pinned,
+    autoConfig: process.argv.includes('--auto') || (!process.argv.includes('--fixed') && !Object.keys(pinned).length),
     ...(ds.classes.length ? { classes: ds.classes } : {}),
   });
   const trainSeconds = (performance.now() - t0) / 1000;

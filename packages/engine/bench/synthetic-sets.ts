@@ -6,7 +6,7 @@
  *   grid    periodic wire mesh, random phase and a slight rotation per image
  *   tread   directional chevron grooves (tyre tread), random phase
  *   cast    a smooth shaded cast part (ring with bolt holes) on a dark background, slightly displaced
- * Defects are small and of realistic contrast: thin scratches, small spots / pits, missing pieces (a broken
+ * Defects are small and of realistic contrast (on `cast`, smaller still and blended at 40% strength): thin scratches, small spots / pits, missing pieces (a broken
  * wire, a chipped rim, a smoothed-out tread block, a hole in the tile's pattern) and contamination (a foreign
  * blob with its own texture).
  *
@@ -244,7 +244,11 @@ function paintDefect(
 ): Uint8Array {
   const { w, h, px } = img;
   const mask = new Uint8Array(w * h);
-  const k = w / 512;
+  // Cast parts: subtler defects (smaller, and blended at under half strength) so the set discriminates between
+  // settings; the texture families keep full-strength defects.
+  const subtle = family.name === 'cast';
+  const k = (w / 512) * (subtle ? 0.7 : 1);
+  const strength = subtle ? 0.4 : 1;
   let cx = 0;
   let cy = 0;
   for (let tries = 0; tries < 200; tries++) {
@@ -254,10 +258,11 @@ function paintDefect(
   }
   const lum = (i: number): number =>
     ((px[i * 3] as number) + (px[i * 3 + 1] as number) + (px[i * 3 + 2] as number)) / 3;
-  const blendTo = (i: number, a: number, v: (c: number) => number): void => {
-    if (a <= 0) return;
+  const blendTo = (i: number, coverage: number, v: (c: number) => number): void => {
+    if (coverage <= 0) return;
+    const a = coverage * strength;
     for (let c = 0; c < 3; c++) px[i * 3 + c] = clamp01((px[i * 3 + c] as number) * (1 - a) + v(c) * a);
-    if (a > 0.3) mask[i] = 255;
+    if (coverage > 0.3) mask[i] = 255;
   };
   // Local mean (for realistic, not saturated, contrast).
   let mean = 0;

@@ -30,7 +30,7 @@ describe('engine on synthetic textures with injected defects', () => {
         ...normals.slice(0, 9).map((bytes) => ({ bytes, label: 'normal' as const })),
         ...defects.slice(0, 2).map((d) => ({ bytes: d.bytes, label: 'anomaly' as const, mask: d.mask })),
       ],
-      { config, classes: [{ name: 'scratch', color: '#23A436' }], cacheDir, threads: 1 },
+      { config, classes: [{ name: 'scratch', color: '#23A436' }], autoConfig: false, cacheDir, threads: 1 },
       (p) => progress.push(p.fraction),
     );
     expect(progress[progress.length - 1]).toBe(1);
@@ -150,7 +150,7 @@ describe('automatic configuration', () => {
     const stages: string[] = [];
     const t = await trainModel(
       imgs,
-      { config: { inputSize: 64, backbones: ['mnv2-mid'] }, autoConfig: true, cacheDir, threads: 1 },
+      { config: { inputSize: 64, backbones: ['mnv2-mid'] }, cacheDir, threads: 1 }, // automatic by default
       (p) => stages.push(p.stage),
     );
     const sel = t.summary.selection;

@@ -17,7 +17,7 @@ describe('standalone ONNX export', () => {
     for (let i = 0; i < 8; i++) normals.push((await textureImage(700 + i, { width: 160, height: 120 })).bytes);
     const trained = await trainModel(
       normals.slice(0, 6).map((bytes) => ({ bytes, label: 'normal' as const })),
-      { config: { inputSize: 128, topK: 3 }, cacheDir, threads: 1 },
+      { config: { inputSize: 128, topK: 3 }, autoConfig: false, cacheDir, threads: 1 },
     );
     const exported = exportOnnx(trained.artifact, { imageWidth: 160, imageHeight: 120, cacheDir });
     expect(exported.input).toEqual({ name: 'image', width: 128, height: 96 });
@@ -50,7 +50,7 @@ describe('standalone ONNX export', () => {
     }
     const reweighted = await trainModel(
       normals.slice(0, 6).map((bytes) => ({ bytes, label: 'normal' as const })),
-      { config: { inputSize: 64, reweight: true }, cacheDir, threads: 1 },
+      { config: { inputSize: 64, reweight: true }, autoConfig: false, cacheDir, threads: 1 },
     );
     let err: unknown;
     try {

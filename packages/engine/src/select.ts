@@ -1,6 +1,6 @@
 import { FeatureExtractor, type FeatureMap } from './backbone/features';
 import { type EngineConfig } from './config';
-import { drawDefect, randomDefects } from './defects';
+import { defectScale, drawDefect, randomDefects, type DefectScale } from './defects';
 import { auroc } from './metrics';
 import { buildBank, createScorer, featureSpecOf, imageScore, type Bank } from './patchcore';
 import { prepareImage, type PreparedImage } from './preprocess';
@@ -16,8 +16,10 @@ export interface CandidateReport {
   readonly pixelAuroc: number;
   /** Held-out normals vs the labelled anomalies, when there are any. */
   readonly realAnomalyAuroc?: number;
-  /** Mean of the above, real anomalies counted twice. */
+  /** Mean of the above, real anomalies counted twice (mean over the two folds). */
   readonly objective: number;
+  /** The objective on each fold (paired comparisons use these). */
+  readonly foldObjectives: readonly number[];
   readonly seconds: number;
 }
 
@@ -25,7 +27,17 @@ export interface SelectionReport {
   readonly chosen: Partial<EngineConfig>;
   readonly candidates: readonly CandidateReport[];
   /** Two-fold cross-fitting over the normals: each is scored once, against a bank from the other fold. */
-  readonly validation: { readonly normals: number; readonly synthetic: number; readonly anomalies: number };
+  readonly validation: {
+    readonly normals: number;
+    readonly synthetic: number;
+    readonly anomalies: number;
+    /** Synthetic defect geometry multiplier and where it came from. */
+    readonly defectSize: number;
+    readonly defectSizeFrom: 'masks' | 'image';
+    /** Brightness-change multiplier of the shading defects, and how often they were weakened (saturation). */
+    readonly defectContrast: number;
+    readonly weakened: number;
+  };
   readonly seconds: number;
   readonly budgetSeconds: number;
   /** Candidates skipped because the budget ran out. */
@@ -34,19 +46,25 @@ export interface SelectionReport {
 
 type Override = Partial<Pick<EngineConfig, 'backbones' | 'layers' | 'aggregation' | 'inputSize'>>;
 
+/** The input size that keeps an image's own resolution (up to 512 px), rounded to 32; 0 if no larger than `base`. */
+export function nativeInputSize(imageLongSide: number, base: number): number {
+  const native = Math.min(512, Math.round(imageLongSide / 32) * 32);
+  return native >= base * 1.25 ? native : 0;
+}
+
 /**
- * The feature settings tried, cheapest and most general first. What decides is the patch's field of view
- * relative to the defect: wider aggregation plus a deeper layer on a smaller input for texture crops, a larger
- * input for large parts with small defects, both bundled networks for objects.
+ * The feature settings tried, by expected value: the default; the image's own resolution (up to 512 px), the
+ * biggest single lever measured for small defects in larger images (no intermediate size: 384 px was never
+ * the best image AUROC in the measurements and its validation ranked it above 512 px where the test did
+ * not); both bundled networks at the best size found so far (`selectConfig` carries the size over); the wide field of view
+ * (224 px + 5×5 + the deeper layer) for small images and texture crops, skipped when a larger input already won.
  */
-export function candidateOverrides(pinned: Partial<EngineConfig>, imageLongSide: number): Override[] {
-  const all: Override[] = [
-    {},
-    { backbones: ['mnv2-mid', 'mnv2-keras'] },
-    { inputSize: 224, aggregation: 5, layers: ['mid', 'deep', 'deeper'] },
-  ];
-  if (imageLongSide >= 400) all.push({ inputSize: 384 });
-  if (imageLongSide >= 600) all.push({ inputSize: 512 });
+export function candidateOverrides(pinned: Partial<EngineConfig>, imageLongSide: number, base = 256): Override[] {
+  const all: Override[] = [{}];
+  const native = nativeInputSize(imageLongSide, base);
+  if (native) all.push({ inputSize: native });
+  all.push({ backbones: ['mnv2-mid', 'mnv2-keras'] });
+  all.push({ inputSize: 224, aggregation: 5, layers: ['mid', 'deep', 'deeper'] });
   const seen = new Set<string>();
   const out: Override[] = [];
   for (const o of all) {
@@ -57,6 +75,23 @@ export function candidateOverrides(pinned: Partial<EngineConfig>, imageLongSide:
     out.push(kept);
   }
   return out;
+}
+
+/** Smallest mean per-fold gain a candidate needs over the incumbent, on top of beating the fold spread. */
+export const MIN_GAIN = 0.005;
+
+/**
+ * Whether a candidate's per-fold objectives beat the incumbent's: the mean paired gain must exceed both
+ * `MIN_GAIN` and the fold-to-fold spread of the gain (its standard deviation over the folds; with two folds,
+ * |d₀ − d₁| / 2, i.e. every fold must improve), so a win that one fold contradicts or that is within the
+ * folds' noise keeps the incumbent (the default first of all).
+ */
+export function beats(candidate: readonly number[], incumbent: readonly number[]): boolean {
+  const d = candidate.map((c, i) => c - (incumbent[i] ?? 0));
+  if (!d.length) return false;
+  const gain = d.reduce((a, b) => a + b, 0) / d.length;
+  const spread = Math.sqrt(d.reduce((a, b) => a + (b - gain) ** 2, 0) / d.length);
+  return gain > Math.max(MIN_GAIN, spread);
 }
 
 export const TOPK_CHOICES = [5, 1, 3, 10] as const;
@@ -72,6 +107,8 @@ interface SelectArgs {
   readonly threads: number;
   readonly cacheDir?: string;
   readonly budgetSeconds: number;
+  /** Equivalent radii of the labelled anomalies' masks, fractions of the long side (sizes the synthetic defects). */
+  readonly maskRadii?: readonly number[];
   /** Synthetic defects drawn into each validation normal (default 2, cycling through the kinds). */
   readonly defectsPerNormal?: number;
   readonly onProgress?: (fraction: number, message: string) => void;
@@ -105,20 +142,47 @@ function meanAuroc(parts: { scores: number[]; labels: number[] }[]): number {
   return v.length ? v.reduce((a, b) => a + b, 0) / v.length : 0.5;
 }
 
+/** Normals used by the selection (two folds of at most 20); more cost time without changing the ranking much. */
+export const MAX_VALIDATION_NORMALS = 40;
+
+/** Synthetic image AUROC at or above which the synthetic defects are weakened (see `selectConfig`). */
+export const SATURATED = 0.98;
+
+function synthImageAuroc(
+  perFold: { scored: { dist: Float32Array; index: Int32Array; features: FeatureMap; label: number }[]; bank: Bank }[],
+  cfg: EngineConfig,
+): number {
+  return meanAuroc(
+    perFold.map(({ scored, bank }) => {
+      const kept = scored.filter((d) => d.label !== 2);
+      return {
+        scores: kept.map((d) =>
+          imageScore({ ...d, map: new Float32Array(0), mapH: 0, mapW: 0 }, d.features, bank, cfg),
+        ),
+        labels: kept.map((d) => d.label),
+      };
+    }),
+  );
+}
+
 /**
  * Tries each candidate with two-fold cross-fitting over the normal images: a memory bank from one fold scores
  * the other fold's normals, synthetic defects drawn into them, and the labelled anomalies; then the other way
- * round. Image AUROC and pixel AUROC (synthetic masks) are averaged over the folds.
+ * round. The objective is computed per fold; a candidate replaces the incumbent (the default first) only if
+ * it wins on the paired folds by more than their spread (`beats`).
  */
 export async function selectConfig(args: SelectArgs): Promise<{ config: EngineConfig; report: SelectionReport }> {
   const started = performance.now();
-  const overrides = candidateOverrides(args.pinned, args.imageLongSide);
+  const overrides = candidateOverrides(args.pinned, args.imageLongSide, args.base.inputSize);
   const topKs = 'topK' in args.pinned ? [args.base.topK] : [...TOPK_CHOICES];
   const perNormal = args.defectsPerNormal ?? 2;
+  let scale: DefectScale = defectScale(args.imageLongSide, args.maskRadii);
+  let weakened = 0;
+  // A seeded subset of at most MAX_VALIDATION_NORMALS keeps the cost flat in the number of images.
   const order = shuffled(
     args.normals.map((_, i) => i),
     args.seed ^ 0xf01d,
-  );
+  ).slice(0, MAX_VALIDATION_NORMALS);
   const folds = [order.filter((_, k) => k % 2 === 0), order.filter((_, k) => k % 2 === 1)];
   const cache = new Map<string, Compact>();
   const prepared = async (
@@ -142,21 +206,36 @@ export async function selectConfig(args: SelectArgs): Promise<{ config: EngineCo
     return expand(c);
   };
   const reports: CandidateReport[] = [];
-  let best: { objective: number; config: EngineConfig; settings: Partial<EngineConfig> } | undefined;
+  let best: { objective: number; folds: number[]; config: EngineConfig; settings: Partial<EngineConfig> } | undefined;
   let skipped = 0;
-  let lastSize = -1;
-  for (const [ci, o] of overrides.entries()) {
+  /**
+   * Seconds per unit of work, from the last candidate run. A unit grows with the cube of the input size (the
+   * network's work with its square, the nearest-neighbour search with queries × bank rows) and by ~30% per
+   * extra network (measured: 512 px costs 5-7× the 256 px candidate, both networks 1.2-1.25× one).
+   */
+  let secondsPerUnit = 0;
+  const unitsOf = (cfg: EngineConfig): number =>
+    (cfg.inputSize / args.base.inputSize) ** 3 * (1 + 0.3 * Math.max(0, cfg.backbones.length - 1));
+  for (let ci = 0; ci < overrides.length; ci++) {
+    const o0 = overrides[ci] as Override;
+    const bestSize = best?.config.inputSize ?? args.base.inputSize;
+    let o: Override = o0;
+    if (o.backbones && !('inputSize' in o) && !('inputSize' in args.pinned) && bestSize !== args.base.inputSize)
+      o = { ...o, inputSize: bestSize }; // both networks at the size that won
+    // The wide field of view is for small images / texture crops: not worth trying once a larger input won.
+    if (o.aggregation && bestSize > args.base.inputSize) continue;
+    const cfg: EngineConfig = { ...args.base, ...o };
     const elapsed = (performance.now() - started) / 1000;
-    const lastCost = reports[reports.length - 1]?.seconds ?? 0;
-    const sizeFactor = ((o.inputSize ?? args.base.inputSize) / args.base.inputSize) ** 2;
-    if (best && elapsed + lastCost * sizeFactor > args.budgetSeconds) {
-      skipped = overrides.length - ci;
-      break;
+    if (best && elapsed + secondsPerUnit * unitsOf(cfg) > args.budgetSeconds) {
+      skipped++;
+      continue;
     }
     const t0 = performance.now();
-    const cfg: EngineConfig = { ...args.base, ...o };
-    if (cfg.inputSize !== lastSize) cache.clear(); // decoded inputs are reused across candidates of one size
-    lastSize = cfg.inputSize;
+    // Decoded inputs of the other sizes are dropped, except the best so far's (ensembles reuse them).
+    for (const key of [...cache.keys()]) {
+      const size = Number(key.split(':')[1]);
+      if (size !== cfg.inputSize && size !== bestSize) cache.delete(key);
+    }
     const fx = await FeatureExtractor.create(featureSpecOf(cfg), {
       threads: args.threads,
       ...(args.cacheDir ? { cacheDir: args.cacheDir } : {}),
@@ -164,9 +243,7 @@ export async function selectConfig(args: SelectArgs): Promise<{ config: EngineCo
     try {
       const multiple = fx.info.sizeMultiple;
       type Scored = { dist: Float32Array; index: Int32Array; features: FeatureMap; label: number };
-      const perFold: { scored: Scored[]; bank: Bank }[] = [];
-      const pixScores: number[] = [];
-      const pixLabels: number[] = [];
+      const perFold: { scored: Scored[]; bank: Bank; pixelAuroc: number }[] = [];
       for (const [f, fold] of folds.entries()) {
         const other = folds[1 - f] as number[];
         if (!fold.length || !other.length) continue;
@@ -179,6 +256,8 @@ export async function selectConfig(args: SelectArgs): Promise<{ config: EngineCo
         maps.length = 0;
         const scorer = await createScorer(bank.rows, bank.count, bank.dims, fx.info.stride, cfg, args.threads);
         const scored: Scored[] = [];
+        const pixScores: number[] = [];
+        const pixLabels: number[] = [];
         try {
           const run = async (
             tensor: Float32Array,
@@ -188,7 +267,10 @@ export async function selectConfig(args: SelectArgs): Promise<{ config: EngineCo
           ): Promise<void> => {
             const features = await fx.run(tensor, p.netH, p.netW);
             const r = await scorer.score(features.data, features.h, features.w);
-            scored.push({ dist: r.dist, index: r.index, features, label });
+            // Patch features are only needed for PatchCore's reweighting; dropping them keeps the selection's
+            // memory small (60 feature maps of a 512 px input per fold would be ~360 MB).
+            const kept = cfg.reweight ? features : { ...features, data: new Float32Array(0) };
+            scored.push({ dist: r.dist, index: r.index, features: kept, label });
             if (label === 2) return; // real anomalies: no pixel truth here
             for (let i = 0; i < r.map.length; i += 3) {
               pixScores.push(r.map[i] as number);
@@ -198,7 +280,7 @@ export async function selectConfig(args: SelectArgs): Promise<{ config: EngineCo
           for (const j of other) {
             const p = await prepared(args.normals[j] as Uint8Array, `n${j}`, cfg, multiple);
             await run(p.tensor, p, 0);
-            for (const d of randomDefects(perNormal, args.seed + 7919 * j, { w: p.netW, h: p.netH })) {
+            for (const d of randomDefects(perNormal, args.seed + 7919 * j, { w: p.netW, h: p.netH }, scale)) {
               const drawn = drawDefect(p.tensor, p.netW, p.netH, d);
               await run(drawn.tensor, p, 1, drawn.mask);
             }
@@ -210,33 +292,46 @@ export async function selectConfig(args: SelectArgs): Promise<{ config: EngineCo
         } finally {
           await scorer.release();
         }
-        perFold.push({ scored, bank });
+        perFold.push({ scored, bank, pixelAuroc: pixLabels.some((l) => l) ? auroc(pixScores, pixLabels) : 0.5 });
       }
-      const pixelAuroc = pixLabels.some((l) => l) ? auroc(pixScores, pixLabels) : 0.5;
       const seconds = (performance.now() - t0) / 1000;
+      secondsPerUnit = seconds / unitsOf(cfg);
+      // Saturated validation ranks nothing: when the default already separates the synthetic defects (almost)
+      // perfectly, they are made smaller and fainter and the default is scored again (at most twice).
+      if (ci === 0 && weakened < 2 && synthImageAuroc(perFold, cfg) >= SATURATED) {
+        weakened++;
+        scale = { size: scale.size * 0.6, contrast: (scale.contrast ?? 1) * 0.6 };
+        ci--;
+        continue;
+      }
       for (const topK of topKs) {
         const c = { ...cfg, topK };
-        const folds2 = perFold.map(({ scored, bank }) => ({
-          scores: scored.map((d) =>
+        const foldStats = perFold.map(({ scored, bank, pixelAuroc }) => {
+          const scores = scored.map((d) =>
             imageScore({ ...d, map: new Float32Array(0), mapH: 0, mapW: 0 }, d.features, bank, c),
-          ),
-          labels: scored.map((d) => d.label),
-        }));
-        const versus = (kind: number): number =>
-          meanAuroc(
-            folds2.map((f) => {
-              const keep = f.labels.map((l) => l === 0 || l === kind);
-              return {
-                scores: f.scores.filter((_, i) => keep[i]),
-                labels: f.labels.filter((_, i) => keep[i]).map((l) => (l ? 1 : 0)),
-              };
-            }),
           );
-        const imageAuroc = versus(1);
-        const realAuroc = args.anomalies.length ? versus(2) : undefined;
-        // Real labelled defects are the best evidence of the product's defect sizes: they weigh double.
-        const objective =
-          realAuroc === undefined ? (imageAuroc + pixelAuroc) / 2 : (imageAuroc + pixelAuroc + 2 * realAuroc) / 4;
+          const labels = scored.map((d) => d.label);
+          const versus = (kind: number): number => {
+            const keep = labels.map((l) => l === 0 || l === kind);
+            return meanAuroc([
+              {
+                scores: scores.filter((_, i) => keep[i]),
+                labels: labels.filter((_, i) => keep[i]).map((l) => (l ? 1 : 0)),
+              },
+            ]);
+          };
+          const image = versus(1);
+          const real = args.anomalies.length ? versus(2) : undefined;
+          // Real labelled defects are the best evidence of the product's defect sizes: they weigh double.
+          const objective = real === undefined ? (image + pixelAuroc) / 2 : (image + pixelAuroc + 2 * real) / 4;
+          return { image, pixel: pixelAuroc, real, objective };
+        });
+        const mean = (xs: number[]): number => (xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : 0.5);
+        const imageAuroc = mean(foldStats.map((f) => f.image));
+        const pixelAuroc = mean(foldStats.map((f) => f.pixel));
+        const realAuroc = args.anomalies.length ? mean(foldStats.map((f) => f.real ?? 0.5)) : undefined;
+        const foldObjectives = foldStats.map((f) => f.objective);
+        const objective = mean(foldObjectives);
         const settings: Partial<EngineConfig> = { ...o, ...(topKs.length > 1 ? { topK } : {}) };
         reports.push({
           settings,
@@ -244,10 +339,11 @@ export async function selectConfig(args: SelectArgs): Promise<{ config: EngineCo
           pixelAuroc,
           ...(realAuroc !== undefined ? { realAnomalyAuroc: realAuroc } : {}),
           objective,
+          foldObjectives,
           seconds,
         });
-        // Earlier (cheaper, more general) settings win unless a later one is clearly better.
-        if (!best || objective > best.objective + 0.003) best = { objective, config: c, settings };
+        if (!best || beats(foldObjectives, best.folds))
+          best = { objective, folds: foldObjectives, config: c, settings };
       }
     } finally {
       await fx.release();
@@ -261,9 +357,13 @@ export async function selectConfig(args: SelectArgs): Promise<{ config: EngineCo
       chosen: best.settings,
       candidates: reports,
       validation: {
-        normals: args.normals.length,
-        synthetic: args.normals.length * perNormal,
+        normals: order.length,
+        synthetic: order.length * perNormal,
         anomalies: args.anomalies.length,
+        defectSize: scale.size,
+        defectContrast: scale.contrast ?? 1,
+        weakened,
+        defectSizeFrom: args.maskRadii?.some((r) => r > 0) ? 'masks' : 'image',
       },
       seconds: (performance.now() - started) / 1000,
       budgetSeconds: args.budgetSeconds,

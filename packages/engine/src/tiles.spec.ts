@@ -79,7 +79,7 @@ describe('tiling of large images', () => {
 
     const margins: Record<string, number> = {};
     for (const tiles of [0, 1]) {
-      const trained = await trainModel(train, { config: { tiles }, cacheDir, threads: 2 });
+      const trained = await trainModel(train, { config: { tiles }, autoConfig: false, cacheDir, threads: 2 });
       expect(trained.summary.config.tiles).toBe(tiles === 0 ? 2 : 1);
       const model = await loadModel(trained.artifact, { cacheDir, threads: 2 });
       try {

@@ -22,6 +22,9 @@ import { shuffled } from './random';
 
 export const ENGINE_VERSION = '0.1.0';
 
+/** Default time the automatic configuration may spend choosing, seconds. */
+export const SELECTION_BUDGET_SECONDS = 60;
+
 export interface TrainingImage {
   readonly bytes: Uint8Array;
   readonly label: 'normal' | 'anomaly';
@@ -43,11 +46,12 @@ export interface TrainOptions {
   /**
    * Choose the settings not pinned in `config` (input size, layers, aggregation, networks, top-k) by two-fold
    * cross-fitting over the normals, scored on held-out normals, synthetic defects drawn into them, and the
-   * labelled anomalies. Opt-in (default false) until its validation signal is shown to pick better settings
-   * than the defaults on real sets (see README); needs >= 6 normal images.
+   * labelled anomalies; the default settings are kept unless a candidate wins on every fold (README, Method
+   * 3a). Default true; needs >= 6 normal images, untiled images and a built-in backbone. `false` trains the
+   * fixed defaults (plus what `config` pins).
    */
   readonly autoConfig?: boolean;
-  /** Time the automatic choice may spend, seconds (default 30); later candidates are skipped. */
+  /** Time the automatic choice may spend, seconds (default 60); later candidates are skipped. */
   readonly selectionBudgetSeconds?: number;
 }
 
@@ -157,8 +161,24 @@ export async function trainModel(
   let selection: SelectionReport | undefined;
   const variable = candidateOverrides(pinned, 0).length > 1 || !('topK' in pinned);
   // The selection validates whole images at the network's scale; tiled models keep the defaults for now.
-  if ((options.autoConfig ?? false) && normals.length >= 6 && variable && cfg.tiles <= 1 && !cfg.customBackbone) {
+  if ((options.autoConfig ?? true) && normals.length >= 6 && variable && cfg.tiles <= 1 && !cfg.customBackbone) {
+    const maskRadii: number[] = [];
+    if (classes.length)
+      for (const a of anomalies) {
+        if (!a.mask) continue;
+        const m = await probeImage(a.mask);
+        const s = 256 / Math.max(m.width, m.height);
+        const mw = Math.max(1, Math.round(m.width * s));
+        const mh = Math.max(1, Math.round(m.height * s));
+        const pixels = await decodeMask(a.mask, mw, mh, classes);
+        let area = 0;
+        for (const v of pixels) if (v) area++;
+        // Equivalent radius as a fraction of the long side of what the network sees (the ROI, if any).
+        const radius = Math.sqrt(area / Math.PI) / Math.max(mw, mh);
+        if (area) maskRadii.push(radius * (Math.max(m.width, m.height) / longSide));
+      }
     const s = await selectConfig({
+      maskRadii,
       base: cfg,
       pinned,
       normals: normals.map((i) => i.bytes),
@@ -167,7 +187,7 @@ export async function trainModel(
       seed,
       threads,
       ...(options.cacheDir ? { cacheDir: options.cacheDir } : {}),
-      budgetSeconds: options.selectionBudgetSeconds ?? 30,
+      budgetSeconds: options.selectionBudgetSeconds ?? SELECTION_BUDGET_SECONDS,
       onProgress: (f, message) => onProgress({ stage: 'selection', fraction: 0.6 * f, message }),
     });
     cfg = s.config;
