@@ -7,11 +7,12 @@
  * dataset, read the records with filters and pages, override a verdict, stop, and the errors (not hosted,
  * unknown ids, a batch over the queue's depth).
  */
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { syntheticImage } from '@vigil/images/src/testing';
+import { writeSmallProjectFolder } from './support/datasets';
 import { TestPlatform } from './support/platform';
 
 const INSPECTION = `id status imageId projectId modelVersionNumber artifactSha256 batchId verdict effectiveVerdict
@@ -47,23 +48,6 @@ interface Inspection {
 const PNG_SIGNATURE = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
 /** Small enough that a batch naming every image of the project (19) is refused, large enough for the test set (7). */
 const MAX_DEPTH = 15;
-
-async function writeProjectFolder(root: string): Promise<void> {
-  const layout: Record<string, { defect: boolean; count: number }> = {
-    'train/normal': { defect: false, count: 10 },
-    'train/anomaly': { defect: true, count: 2 },
-    'test/normal': { defect: false, count: 4 },
-    'test/anomaly': { defect: true, count: 3 },
-  };
-  let seed = 500;
-  for (const [folder, spec] of Object.entries(layout)) {
-    await mkdir(path.join(root, folder), { recursive: true });
-    for (let i = 0; i < spec.count; i++) {
-      const bytes = await syntheticImage({ format: 'png', width: 64, height: 64, seed: seed++, defect: spec.defect });
-      await writeFile(path.join(root, folder, `img-${i}.png`), bytes);
-    }
-  }
-}
 
 async function until<T>(read: () => Promise<T>, done: (value: T) => boolean, timeoutMs = 60_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
@@ -107,7 +91,7 @@ describe('hosting and detection through the public API (embedded)', () => {
 
   beforeAll(async () => {
     work = await mkdtemp(path.join(os.tmpdir(), 'vigil-inference-'));
-    await writeProjectFolder(path.join(work, 'widgets'));
+    await writeSmallProjectFolder(path.join(work, 'widgets'), 500);
     vigil = await TestPlatform.start({ INFERENCE_MAX_QUEUE_DEPTH: String(MAX_DEPTH), INFERENCE_THREADS: '1' });
     projectId = (
       await vigil.ok<{ createProject: { id: string } }>('mutation { createProject(input: { name: "widgets" }) { id } }')

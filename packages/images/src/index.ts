@@ -47,3 +47,4 @@ export type {
   NewImage,
   RepositoryListQuery,
 } from './catalog/types';
+export { openImageCatalog } from './catalog/open-catalog';

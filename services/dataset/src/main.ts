@@ -1,4 +1,4 @@
-import { ImageCatalog, KyselyImageRepository } from '@vigil/images';
+import { openImageCatalog } from '@vigil/images';
 import { createLogger, loadEnvironment, runMain, startSubgraphService, type RunningService } from '@vigil/service-kit';
 import { createDatasetService } from './module';
 import { datasetEnvironmentSchema } from './environment';
@@ -21,10 +21,9 @@ export async function main(
     build: ({ db, storage, jobs, audit }) => {
       // The image catalogue is a shared library over the shared database and store: imports write images
       // through it exactly as the ingestion service does, with the same limits and deduplication.
-      const catalog = new ImageCatalog({
-        images: new KyselyImageRepository(db),
-        store: storage.store,
-        limits: { maxPixels: environment.IMAGE_MAX_PIXELS, maxBytes: environment.UPLOAD_MAX_BYTES },
+      const catalog = openImageCatalog(db, storage.store, {
+        maxPixels: environment.IMAGE_MAX_PIXELS,
+        maxBytes: environment.UPLOAD_MAX_BYTES,
       });
       const dataset = createDatasetService({
         db,

@@ -1,4 +1,4 @@
-import { ImageCatalog, KyselyImageRepository } from '@vigil/images';
+import { openImageCatalog } from '@vigil/images';
 import { createLogger, loadEnvironment, runMain, startSubgraphService, type RunningService } from '@vigil/service-kit';
 import { createInferenceService, type InferenceModule } from './module';
 import { inferenceEnvironmentSchema } from './environment';
@@ -21,10 +21,9 @@ export async function main(
     log,
     ...(options.handleSignals === undefined ? {} : { handleSignals: options.handleSignals }),
     build: ({ db, storage, jobs, audit }) => {
-      const catalog = new ImageCatalog({
-        images: new KyselyImageRepository(db),
-        store: storage.store,
-        limits: { maxPixels: environment.IMAGE_MAX_PIXELS, maxBytes: environment.UPLOAD_MAX_BYTES },
+      const catalog = openImageCatalog(db, storage.store, {
+        maxPixels: environment.IMAGE_MAX_PIXELS,
+        maxBytes: environment.UPLOAD_MAX_BYTES,
       });
       const module = createInferenceService({
         db,

@@ -1,6 +1,6 @@
 import type { Kysely } from 'kysely';
 import type { Database } from '@vigil/db';
-import { ImageCatalog, KyselyImageRepository } from '@vigil/images';
+import { openImageCatalog, type ImageCatalog } from '@vigil/images';
 import type { ObjectStore, SourceReader } from '@vigil/storage';
 import type { AuditTrail, JobSystem, Logger, SubgraphDefinition } from '@vigil/service-kit';
 import type { Router } from 'express';
@@ -38,10 +38,9 @@ export interface IngestionService {
 }
 
 export function createIngestionService(deps: IngestionDeps): IngestionService {
-  const catalog = new ImageCatalog({
-    images: new KyselyImageRepository(deps.db),
-    store: deps.store,
-    limits: { maxPixels: deps.config.maxImagePixels, maxBytes: deps.config.maxUploadBytes },
+  const catalog = openImageCatalog(deps.db, deps.store, {
+    maxPixels: deps.config.maxImagePixels,
+    maxBytes: deps.config.maxUploadBytes,
   });
   const imports = new ImageImportJobs(deps.jobs, deps.audit);
   const importer = new ImageImporter(catalog, deps.sources, {

@@ -1,4 +1,4 @@
-import { ImageCatalog, KyselyImageRepository } from '@vigil/images';
+import { openImageCatalog } from '@vigil/images';
 import { createLogger, loadEnvironment, runMain, startSubgraphService, type RunningService } from '@vigil/service-kit';
 import { createTrainingService } from './module';
 import { trainingEnvironmentSchema } from './environment';
@@ -20,10 +20,9 @@ export async function main(
     ...(options.handleSignals === undefined ? {} : { handleSignals: options.handleSignals }),
     build: ({ db, storage, jobs, audit }) => {
       // Training reads image bytes through the catalogue, which checks them against their digest.
-      const catalog = new ImageCatalog({
-        images: new KyselyImageRepository(db),
-        store: storage.store,
-        limits: { maxPixels: environment.IMAGE_MAX_PIXELS, maxBytes: environment.UPLOAD_MAX_BYTES },
+      const catalog = openImageCatalog(db, storage.store, {
+        maxPixels: environment.IMAGE_MAX_PIXELS,
+        maxBytes: environment.UPLOAD_MAX_BYTES,
       });
       const training = createTrainingService({
         db,
