@@ -1,135 +1,34 @@
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import os from 'node:os';
+import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { createInterface } from 'node:readline';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { ListObjectsV2Command } from '@aws-sdk/client-s3';
-import Redis from 'ioredis';
-import { openDatabase, sql } from '@vigil/db';
-import { startS3rver, S3RVER_CREDENTIALS, type RunningS3rver } from '@vigil/storage/testing';
 import { syntheticImage } from '@vigil/images/src/testing';
-import { skipMessage, testDatabaseUrl, testRedisUrl } from './support/environment';
+import { Cluster, clusterAvailable, startProcess, type ClusterProcess } from './support/cluster';
+import { skipMessage } from './support/environment';
 
 /**
- * The distributed mode end to end: ingestion, dataset and the gateway as three processes (their built
+ * The distributed mode end to end: every service and the gateway as separate processes (their built
  * dist/main.js) over a fresh Postgres database, Redis (BullMQ under a unique prefix) and an S3 server,
  * driven through the gateway only, as a client would.
  */
 const root = path.resolve(__dirname, '..');
-const run = promisify(execFile);
 
-if (!testDatabaseUrl || !testRedisUrl) {
+if (!clusterAvailable()) {
   console.warn(skipMessage('the distributed-mode test', 'set VIGIL_TEST_DATABASE_URL and VIGIL_TEST_REDIS_URL'));
 }
 
-interface Service {
-  readonly name: string;
-  readonly child: ChildProcess;
-  readonly output: string[];
-  readonly url: string;
-}
-
-const SECRET = randomBytes(32).toString('base64url');
-const suffix = randomBytes(5).toString('hex');
-const databaseName = `vigil_dist_${suffix}`;
-const queuePrefix = `vigil-dist-${suffix}`;
-
-function databaseUrl(name: string): string {
-  const url = new URL(testDatabaseUrl ?? '');
-  url.pathname = `/${name}`;
-  return url.toString();
-}
-
-/** The environment of a child: ours without jest's NODE_OPTIONS, plus `extra`. */
-function childEnvironment(extra: Record<string, string>): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = { ...process.env, ...extra };
-  delete env['NODE_OPTIONS'];
-  return env;
-}
-
-/** Starts `node <script>` and resolves once it logs `readyMessage` (pino JSON), with the URL it logged. */
-function startService(name: string, script: string, env: Record<string, string>, readyMessage: string) {
-  const child = spawn(process.execPath, [path.join(root, script)], {
-    env: childEnvironment(env),
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const output: string[] = [];
-  const remember = (line: string) => {
-    output.push(line);
-    if (output.length > 200) output.shift();
-  };
-  createInterface({ input: child.stderr! }).on('line', remember);
-  return new Promise<Service>((resolve, reject) => {
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`${name} did not start within 30 s:\n${output.join('\n')}`));
-    }, 30_000);
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`${name} exited with code ${code}:\n${output.join('\n')}`));
-    });
-    createInterface({ input: child.stdout! }).on('line', (line) => {
-      remember(line);
-      try {
-        const entry = JSON.parse(line) as { msg?: string; url?: string };
-        if (entry.msg === readyMessage && entry.url) {
-          clearTimeout(timer);
-          resolve({ name, child, output, url: entry.url.replace(/\/graphql$/, '') });
-        }
-      } catch {
-        // Not a log line.
-      }
-    });
-  });
-}
-
-async function stopService({ child }: Service): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  await new Promise<void>((resolve) => {
-    const force = setTimeout(() => child.kill('SIGKILL'), 5000);
-    child.once('exit', () => {
-      clearTimeout(force);
-      resolve();
-    });
-    child.kill('SIGTERM');
-  });
-}
-
-(testDatabaseUrl && testRedisUrl ? describe : describe.skip)('distributed mode: three processes', () => {
-  let s3: RunningS3rver | undefined;
-  let tmp = '';
+(clusterAvailable() ? describe : describe.skip)('distributed mode: a process per service', () => {
+  let cluster: Cluster;
   let imagesDir = '';
+  let gateway: ClusterProcess;
+  let dataset: ClusterProcess;
   let adminKey = '';
-  let databaseCreated = false;
-  const services: Service[] = [];
-  let gateway: Service;
-  let dataset: Service;
 
-  const gql = async <T>(query: string, variables: Record<string, unknown> = {}, key: string | null = adminKey) => {
-    const response = await fetch(`${gateway.url}/graphql`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', ...(key ? { authorization: `Bearer ${key}` } : {}) },
-      body: JSON.stringify({ query, variables }),
-    });
-    const body = (await response.json()) as { data?: T; errors?: unknown[] };
-    if (body.errors || !body.data) throw new Error(`GraphQL failed (${response.status}): ${JSON.stringify(body)}`);
-    return body.data;
-  };
+  const gql = <T>(query: string, variables: Record<string, unknown> = {}) => cluster.gql<T>(query, variables);
 
   beforeAll(async () => {
-    const admin = await openDatabase({ kind: 'postgres', url: testDatabaseUrl ?? '', poolSize: 1 });
-    try {
-      await sql`create database ${sql.id(databaseName)}`.execute(admin.db);
-      databaseCreated = true;
-    } finally {
-      await admin.close();
-    }
-
-    tmp = await mkdtemp(path.join(os.tmpdir(), 'vigil-dist-'));
-    imagesDir = path.join(tmp, 'lookout');
+    cluster = await Cluster.start({ services: ['ingestion', 'dataset', 'training', 'inference'] });
+    imagesDir = path.join(cluster.tmp, 'lookout');
     const layout: [string, number, boolean][] = [
       ['Train/Normal', 3, false],
       ['Train/Anomaly', 2, true],
@@ -144,95 +43,20 @@ async function stopService({ child }: Service): Promise<void> {
         await writeFile(path.join(imagesDir, folder, `${i}.png`), bytes);
       }
     }
-
-    s3 = await startS3rver();
-    await s3.createBucket('vigil-dist');
-
-    const shared = {
-      DATABASE_URL: databaseUrl(databaseName),
-      GATEWAY_SECRET: SECRET,
-      LOG_LEVEL: 'info',
-      VIGIL_DATA_DIR: path.join(tmp, 'data'),
-    };
-    const serviceEnv = {
-      ...shared,
-      REDIS_URL: testRedisUrl ?? '',
-      QUEUE_PREFIX: queuePrefix,
-      S3_BUCKET: 'vigil-dist',
-      S3_ENDPOINT: s3.endpoint,
-      S3_FORCE_PATH_STYLE: 'true',
-      AWS_ACCESS_KEY_ID: S3RVER_CREDENTIALS.accessKeyId,
-      AWS_SECRET_ACCESS_KEY: S3RVER_CREDENTIALS.secretAccessKey,
-      IMPORT_ALLOWED_ROOTS: imagesDir,
-      PORT: '0',
-      HOST: '127.0.0.1',
-    };
-
-    // The operator's steps: migrate, then bootstrap the first key straight against the database.
-    const cli = path.join(root, 'cli/bin/vigil.js');
-    await run(process.execPath, [cli, 'migrate'], { env: childEnvironment(shared) });
-    const created = await run(process.execPath, [cli, 'keys', 'create', '--role', 'admin', '--json'], {
-      env: childEnvironment(shared),
-    });
-    adminKey = (JSON.parse(created.stdout) as { secret: string }).secret;
-
-    const started = await Promise.allSettled([
-      startService('ingestion', 'services/ingestion/dist/main.js', serviceEnv, 'ingestion service listening'),
-      startService('dataset', 'services/dataset/dist/main.js', serviceEnv, 'dataset service listening'),
-    ]);
-    for (const result of started) if (result.status === 'fulfilled') services.push(result.value);
-    const failed = started.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-    if (failed) throw failed.reason;
-    const [ingestion] = services;
-    dataset = services[1]!;
-    gateway = await startService(
-      'gateway',
-      'gateway/dist/main.js',
-      {
-        ...shared,
-        PORT: '0',
-        HOST: '127.0.0.1',
-        INGESTION_URL: `${ingestion!.url}/graphql`,
-        DATASET_URL: `${dataset.url}/graphql`,
-        SUBGRAPH_WAIT_SECONDS: '20',
-      },
-      'gateway listening',
-    );
-    services.push(gateway);
-  }, 90_000);
+    gateway = cluster.gateway;
+    dataset = cluster.processesOf('dataset')[0]!;
+    adminKey = cluster.adminKey;
+  }, 120_000);
 
   afterAll(async () => {
-    await Promise.all(services.map((s) => stopService(s)));
-    await s3?.stop();
-    if (testRedisUrl) {
-      const redis = new Redis(testRedisUrl, { maxRetriesPerRequest: 1 });
-      try {
-        let cursor = '0';
-        do {
-          const [next, keys] = await redis.scan(cursor, 'MATCH', `${queuePrefix}:*`, 'COUNT', 1000);
-          if (keys.length > 0) await redis.unlink(...keys);
-          cursor = next;
-        } while (cursor !== '0');
-      } finally {
-        redis.disconnect();
-      }
-    }
-    if (databaseCreated) {
-      const admin = await openDatabase({ kind: 'postgres', url: testDatabaseUrl ?? '', poolSize: 1 });
-      try {
-        await sql`drop database if exists ${sql.id(databaseName)} with (force)`.execute(admin.db);
-      } finally {
-        await admin.close();
-      }
-    }
-    if (tmp) await rm(tmp, { recursive: true, force: true });
-  }, 30_000);
+    await cluster?.stop();
+  }, 60_000);
 
   it('reports every service healthy through the gateway', async () => {
     const response = await fetch(`${gateway.url}/healthz`);
     const body = (await response.json()) as { status: string; checks: Record<string, string> };
     expect(response.status).toBe(200);
-    expect(body.checks).toEqual({ database: 'ok', ingestion: 'ok', dataset: 'ok' });
+    expect(body.checks).toEqual({ database: 'ok', ingestion: 'ok', dataset: 'ok', training: 'ok', inference: 'ok' });
   });
 
   it('authenticates the bootstrapped key and answers from the in-process access subgraph', async () => {
@@ -268,7 +92,7 @@ async function stopService({ child }: Service): Promise<void> {
     expect(anonymous.status).toBe(401);
 
     // The bytes went to the shared S3 bucket, where the dataset service can read them too.
-    const listed = await s3!.client.send(new ListObjectsV2Command({ Bucket: 'vigil-dist' }));
+    const listed = await cluster.s3.client.send(new ListObjectsV2Command({ Bucket: cluster.bucket }));
     expect(listed.KeyCount ?? 0).toBeGreaterThan(0);
   });
 
@@ -304,17 +128,18 @@ async function stopService({ child }: Service): Promise<void> {
   });
 
   it('serves the same API from the supergraph composed at build time (SUPERGRAPH_PATH)', async () => {
-    const [ingestion, datasetService] = services;
-    const fromFile = await startService(
+    const subgraphs = (['ingestion', 'dataset', 'training', 'inference'] as const)
+      .map((name) => `${name}=${cluster.processesOf(name)[0]!.url}/graphql`)
+      .join(',');
+    const fromFile = await startProcess(
       'gateway (supergraph file)',
       'gateway/dist/main.js',
       {
-        DATABASE_URL: databaseUrl(databaseName),
-        GATEWAY_SECRET: SECRET,
+        ...cluster.sharedEnv,
         PORT: '0',
         HOST: '127.0.0.1',
         SUPERGRAPH_PATH: path.join(root, 'gateway/dist/supergraph.graphql'),
-        SUBGRAPHS: `ingestion=${ingestion!.url}/graphql,dataset=${datasetService!.url}/graphql`,
+        SUBGRAPHS: subgraphs,
       },
       'gateway listening',
     );
@@ -328,12 +153,12 @@ async function stopService({ child }: Service): Promise<void> {
       expect(body.data?.viewer.role).toBe('ADMIN');
       expect(body.data?.projects.nodes).toEqual([{ name: 'dist-line' }]);
     } finally {
-      await stopService(fromFile);
+      await cluster.stopProcess(fromFile);
     }
   });
 
   it('refuses a subgraph called directly, without the gateway signature', async () => {
-    for (const service of services.filter((s) => s.name !== 'gateway')) {
+    for (const service of cluster.processes) {
       const unsigned = await fetch(`${service.url}/graphql`, {
         method: 'POST',
         headers: { 'content-type': 'application/json', 'x-vigil-principal': 'v1.e30.forged' },
@@ -347,7 +172,9 @@ async function stopService({ child }: Service): Promise<void> {
       });
       expect(bare.status).toBe(401);
     }
-    const images = await fetch(`${services[0]!.url}/v1/images/00000000-0000-0000-0000-000000000000/content`);
+    const images = await fetch(
+      `${cluster.processesOf('ingestion')[0]!.url}/v1/images/00000000-0000-0000-0000-000000000000/content`,
+    );
     expect(images.status).toBe(401);
   });
 });
