@@ -2,7 +2,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import express, { type Express, type NextFunction, type Request, type Response } from 'express';
 import { expressMiddleware } from '@as-integrations/express5';
-import { describeError, ErrorCode, isVigilError } from '@vigil/contracts';
+import { describeError, ErrorCode, isVigilError, VigilError } from '@vigil/contracts';
 import { contextFromHeaders, type RequestContext } from './context';
 import type { Logger } from './logger';
 import type { SubgraphServer } from './subgraph';
@@ -26,10 +26,30 @@ export const HTTP_STATUS: Record<ErrorCode, number> = {
 
 /** Sends an error as `{ error: { code, message, details } }` with its status. */
 export function sendError(res: Response, error: unknown, log: Logger): void {
-  const described = describeError(error);
-  if (!isVigilError(error)) log.error({ err: error }, 'unhandled error in HTTP handler');
-  const body = isVigilError(error) ? described : { code: ErrorCode.Internal, message: 'Internal error', details: {} };
+  const known = fromBodyParser(error) ?? error;
+  const described = describeError(known);
+  if (!isVigilError(known)) log.error({ err: error }, 'unhandled error in HTTP handler');
+  const body = isVigilError(known) ? described : { code: ErrorCode.Internal, message: 'Internal error', details: {} };
   res.status(HTTP_STATUS[body.code]).json({ error: body });
+}
+
+/** express.json()'s own errors (they carry a `type`) are the client's fault, not ours. */
+function fromBodyParser(error: unknown): VigilError | null {
+  if (typeof error !== 'object' || error === null || !('type' in error)) return null;
+  const { type, limit } = error as { type: unknown; limit?: unknown };
+  if (type === 'entity.too.large') {
+    return new VigilError(
+      ErrorCode.PayloadTooLarge,
+      `the request body is larger than ${String(limit)} bytes`,
+      typeof limit === 'number' ? { limit } : {},
+    );
+  }
+  if (type === 'entity.parse.failed')
+    return new VigilError(ErrorCode.BadUserInput, 'the request body is not valid JSON');
+  if (type === 'encoding.unsupported' || type === 'charset.unsupported') {
+    return new VigilError(ErrorCode.UnsupportedMediaType, 'the request body encoding is not supported');
+  }
+  return null;
 }
 
 declare module 'express-serve-static-core' {
