@@ -161,4 +161,30 @@ describe('automatic configuration', () => {
     expect((header.training.selection as { chosen: unknown }).chosen).toEqual(sel?.chosen);
     expect(header.config.topK).toBe(t.summary.config.topK);
   });
+
+  it('spends a budget of work units, not seconds: a slow machine chooses the same model', async () => {
+    const imgs: { bytes: Buffer; label: 'normal' }[] = [];
+    for (let i = 0; i < 8; i++)
+      imgs.push({ bytes: (await textureImage(400 + i, { width: 64, height: 64 })).bytes, label: 'normal' as const });
+    const config = { inputSize: 64, backbones: ['mnv2-mid' as const] };
+    // Two candidates here (the default, the wide field of view), each 8 fold images + 24 queries at
+    // (64/256)^3 units: 0.5 units. A budget of 0.75 runs the first only, however long it takes.
+    const train = async (slow: boolean): Promise<TrainedModel> =>
+      trainModel(imgs, { config, cacheDir, threads: 1, selectionBudget: 0.75 }, (p) => {
+        if (!slow || p.stage !== 'selection') return;
+        const until = performance.now() + 300; // a loaded machine: the candidates take much longer
+        while (performance.now() < until);
+      });
+    const [quick, slow] = [await train(false), await train(true)];
+    for (const t of [quick, slow]) {
+      expect(t.summary.selection?.skipped).toBe(1);
+      expect(t.summary.selection?.spentUnits).toBeCloseTo(0.5, 9);
+      expect(t.summary.selection?.candidates.every((c) => !('aggregation' in c.settings))).toBe(true);
+    }
+    expect(slow.summary.selection?.candidates.map((c) => [c.settings, c.objective])).toEqual(
+      quick.summary.selection?.candidates.map((c) => [c.settings, c.objective]),
+    );
+    expect(slow.summary.config).toEqual(quick.summary.config);
+    expect(readArtifact(slow.artifact).sections.bank).toEqual(readArtifact(quick.artifact).sections.bank);
+  });
 });

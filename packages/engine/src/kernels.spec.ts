@@ -1,7 +1,9 @@
 /**
  * @jest-environment <rootDir>/packages/engine/testing/ort-environment.js
  */
-import { greedyCoreset, kNearest, NearestNeighbourScorer } from './kernels';
+import * as ort from 'onnxruntime-node';
+import { encodeModel, DataType } from './onnx/proto';
+import { DISTANCE_CHUNK_ELEMENTS, greedyCoreset, kNearest, NearestNeighbourScorer, scorerGraph } from './kernels';
 import { rng } from './random';
 
 function randomRows(n: number, d: number, seed: number): Float32Array {
@@ -49,6 +51,56 @@ describe('onnxruntime kernels', () => {
     expect(r.mapH).toBe(64);
     expect(r.mapW).toBe(64);
     await scorer.release();
+  });
+
+  it('scores large query sets in row chunks with the same result as one pass', async () => {
+    const d = 2;
+    // A bank wide enough that 40 queries need 4 chunks of the distance matrix.
+    const m = Math.ceil(DISTANCE_CHUNK_ELEMENTS / 10) + 1;
+    const bank = randomRows(m, d, 5);
+    const q = randomRows(5 * 8, d, 6);
+    const scorer = await NearestNeighbourScorer.create(bank, m, d, { stride: 2, sigma: 1, threads: 1 });
+    const r = await scorer.score(q, 5, 8);
+    const ref = bruteNearest(bank, m, q, 40, d);
+    expect(Array.from(r.index)).toEqual(ref.idx);
+    r.dist.forEach((v, i) => expect(v).toBeCloseTo(ref.dist[i] as number, 3));
+    expect([r.mapH, r.mapW]).toEqual([10, 16]);
+    await scorer.release();
+  });
+
+  it('the matrix-product map equals Resize + reflect Pad + Gaussian Convs (the exported graph)', async () => {
+    const d = 8;
+    const m = 40;
+    const bank = randomRows(m, d, 7);
+    const [h, w] = [4, 6];
+    const q = randomRows(h * w, d, 8);
+    const opts = { stride: 8, sigma: 4 };
+    const scorer = await NearestNeighbourScorer.create(bank, m, d, { ...opts, threads: 1 });
+    const r = await scorer.score(q, h, w);
+    await scorer.release();
+    const { nodes, inits } = scorerGraph(bank, m, d, opts);
+    const ref = await ort.InferenceSession.create(
+      encodeModel({
+        name: 'reference',
+        nodes,
+        initializers: inits,
+        inputs: [
+          { name: 'Q', type: DataType.FLOAT, shape: ['n', d] },
+          { name: 'shape', type: DataType.INT64, shape: [4] },
+        ],
+        outputs: [{ name: 'map', type: DataType.FLOAT, shape: [1, 1, 'H', 'W'] }],
+      }),
+    );
+    const out = await ref.run({
+      Q: new ort.Tensor('float32', q, [h * w, d]),
+      shape: new ort.Tensor('int64', BigInt64Array.of(1n, 1n, BigInt(h), BigInt(w)), [4]),
+    });
+    await ref.release();
+    const expected = out.map?.data as Float32Array;
+    expect([r.mapH, r.mapW]).toEqual([h * 8, w * 8]);
+    expect(r.map.length).toBe(expected.length);
+    const scale = expected.reduce((a, v) => Math.max(a, Math.abs(v)), 0);
+    r.map.forEach((v, i) => expect(Math.abs(v - (expected[i] as number))).toBeLessThan(1e-5 * scale));
   });
 
   it('k-nearest returns sorted neighbours', async () => {

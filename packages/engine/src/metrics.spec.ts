@@ -8,6 +8,19 @@ describe('metrics', () => {
     // one tie between a positive and a negative: (3 + 0.5) / 4
     expect(auroc([0.1, 0.5, 0.5, 0.9], [0, 0, 1, 1])).toBeCloseTo(0.875, 10);
     expect(auroc([1, 2], [1, 1])).toBeNaN();
+    // many ties across both classes, unsorted, typed arrays: equal to counting every pair
+    const scores = Float32Array.from({ length: 300 }, (_, i) => ((i * 37) % 11) / 4);
+    const labels = Uint8Array.from({ length: 300 }, (_, i) => ((i * 13) % 7 < 3 ? 1 : 0));
+    let pairs = 0;
+    let wins = 0;
+    for (let i = 0; i < 300; i++)
+      for (let j = 0; j < 300; j++)
+        if (labels[i] && !labels[j]) {
+          pairs++;
+          const [a, b] = [scores[i] as number, scores[j] as number];
+          wins += a > b ? 1 : a === b ? 0.5 : 0;
+        }
+    expect(auroc(scores, labels)).toBe(wins / pairs);
   });
 
   it('counts a confusion matrix and derives precision, recall and F1', () => {

@@ -119,11 +119,14 @@ export class AnomalyModel {
     const score = normalise(raw, t.image, t.scale);
     const isAnomalous = raw >= t.image;
     const at = { width: prepared.width, height: prepared.height, roi: prepared.roi };
-    const heatmap = opts.heatmap === false ? undefined : heatmapPng(r.map, r.mapW, r.mapH, t.pixel, at);
+    // The heat map's deflate runs on the thread pool while this thread computes the segmentation.
+    const heatmapPending = opts.heatmap === false ? undefined : heatmapPng(r.map, r.mapW, r.mapH, t.pixel, at);
+    heatmapPending?.catch(() => undefined); // awaited below; no unhandled rejection if the segmentation throws
     let segmentation: DetectionResult['segmentation'];
     if (this.info.classes.length && opts.segmentation !== false) {
       segmentation = await this.segment(r.map, r.mapW, r.mapH, placements, at);
     }
+    const heatmap = await heatmapPending;
     return {
       isAnomalous,
       confidence: isAnomalous ? score : 1 - score,
@@ -184,7 +187,7 @@ export class AnomalyModel {
     }
     const counts = new Float64Array(classes.length + 1);
     for (let i = 0; i < labels.length; i++) counts[labels[i] as number] = (counts[labels[i] as number] ?? 0) + 1;
-    const mask = labelMaskPng(
+    const mask = await labelMaskPng(
       labels,
       w,
       h,

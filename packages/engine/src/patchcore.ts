@@ -140,13 +140,12 @@ export interface Bank {
   readonly neighbours: Int32Array;
 }
 
-/** Greedy k-center coreset over all patches of the given feature maps. */
-export async function buildBank(
-  maps: readonly FeatureMap[],
-  cfg: EngineConfig,
-  seed: number,
-  threads: number,
-): Promise<Bank> {
+/**
+ * Greedy k-center coreset over all patches of the given feature maps. Consumes `maps`: the array is emptied
+ * once the candidate patches are copied out, so the maps can be collected before the coreset runs (at 512 px
+ * with both networks, 32 images' maps are ~160 MB).
+ */
+export async function buildBank(maps: FeatureMap[], cfg: EngineConfig, seed: number, threads: number): Promise<Bank> {
   const d = maps[0]?.channels ?? 0;
   const total = maps.reduce((a, m) => a + m.h * m.w, 0);
   if (!total || !d) throw errors.badInput('no training patches');
@@ -173,6 +172,7 @@ export async function buildBank(
       all.set(m.data.subarray((p - base) * d, (p - base + 1) * d), i * d);
     }
   }
+  maps.length = 0;
   const count = Math.max(1, Math.min(cfg.maxBankSize, take, Math.round(total * cfg.coresetRatio)));
   let selected: Int32Array;
   if (count >= take) selected = Int32Array.from({ length: take }, (_, i) => i);

@@ -39,7 +39,7 @@ function place(region: Uint8Array, at: Placement, fill: number): Uint8Array {
  * Heat map PNG of `map` (values scaled so that `half` maps to the middle of the ramp), bilinearly resampled
  * to the analysed region's size and placed in an image-sized canvas (black outside the region).
  */
-export function heatmapPng(map: Float32Array, w: number, h: number, half: number, at: Placement): Buffer {
+export function heatmapPng(map: Float32Array, w: number, h: number, half: number, at: Placement): Promise<Buffer> {
   const scale = half > 0 ? 127 / half : 0;
   const { roi } = at;
   if (!roi.left && !roi.top && roi.width === at.width && roi.height === at.height) {
@@ -63,7 +63,7 @@ export function labelMaskPng(
   h: number,
   colors: readonly string[],
   at: Placement,
-): Buffer {
+): Promise<Buffer> {
   const palette = new Uint8Array(3 * (colors.length + 1));
   colors.forEach((c, i) => palette.set(parseHexColor(c), 3 * (i + 1)));
   const rw = at.roi.width;

@@ -2,7 +2,7 @@
  * @jest-environment <rootDir>/packages/engine/testing/ort-environment.js
  */
 import { defectScale, drawDefect, randomDefects, REFERENCE_DEFECT_RADIUS } from './defects';
-import { beats, candidateOverrides, MIN_GAIN, nativeInputSize } from './select';
+import { beats, candidateOverrides, candidateUnits, imageUnits, MIN_GAIN, nativeInputSize } from './select';
 
 describe('automatic configuration rules', () => {
   it('tries the native resolution second and never varies pinned settings', () => {
@@ -56,5 +56,19 @@ describe('automatic configuration rules', () => {
     };
     expect(change(flat)).toBeLessThan(0.06);
     expect(change(busy)).toBeGreaterThan(2 * change(flat));
+  });
+
+  it('charges candidates in work units from the data shape and the settings only', () => {
+    expect(imageUnits({ inputSize: 256, backbones: ['mnv2-mid'] })).toBe(1);
+    expect(imageUnits({ inputSize: 512, backbones: ['mnv2-mid'] })).toBe(8);
+    expect(imageUnits({ inputSize: 512, backbones: ['mnv2-mid', 'mnv2-keras'] })).toBeCloseTo(10.4, 9);
+    const folds = [
+      [0, 2, 4],
+      [1, 3],
+    ];
+    // fold 0 as bank: 3 + 2 x (1 + 2 defects) + 4 anomalies; fold 1: 2 + 3 x 3 + 4.
+    expect(candidateUnits({ inputSize: 256, backbones: ['mnv2-mid'] }, folds, 4, 2)).toBe(13 + 15);
+    expect(candidateUnits({ inputSize: 512, backbones: ['mnv2-mid'] }, folds, 4, 2)).toBe(8 * 28);
+    expect(candidateUnits({ inputSize: 256, backbones: ['mnv2-mid'] }, [[0, 1], []], 4, 2)).toBe(0);
   });
 });

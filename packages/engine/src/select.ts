@@ -21,6 +21,8 @@ export interface CandidateReport {
   /** The objective on each fold (paired comparisons use these). */
   readonly foldObjectives: readonly number[];
   readonly seconds: number;
+  /** Work units this candidate was charged against the budget (see `candidateUnits`). */
+  readonly units: number;
 }
 
 export interface SelectionReport {
@@ -39,7 +41,9 @@ export interface SelectionReport {
     readonly weakened: number;
   };
   readonly seconds: number;
-  readonly budgetSeconds: number;
+  /** The budget and what was spent, in work units: deterministic, independent of the machine and its load. */
+  readonly budgetUnits: number;
+  readonly spentUnits: number;
   /** Candidates skipped because the budget ran out. */
   readonly skipped: number;
 }
@@ -96,6 +100,42 @@ export function beats(candidate: readonly number[], incumbent: readonly number[]
 
 export const TOPK_CHOICES = [5, 1, 3, 10] as const;
 
+/** Input size whose image costs one work unit. */
+export const UNIT_INPUT_SIZE = 256;
+
+/**
+ * Work units of one image through a candidate: the network's work grows with the square of the input size
+ * and the nearest-neighbour search with queries x bank rows, together close to the cube (measured: a 512 px
+ * candidate costs 5-7x a 256 px one), and each extra network adds ~30% (both networks cost 1.2-1.25x one).
+ * A unit is ~15 ms of one candidate's validation on the reference 2-core machine.
+ */
+export function imageUnits(cfg: Pick<EngineConfig, 'inputSize' | 'backbones'>): number {
+  return (cfg.inputSize / UNIT_INPUT_SIZE) ** 3 * (1 + 0.3 * Math.max(0, cfg.backbones.length - 1));
+}
+
+/**
+ * Work units of a candidate's two-fold validation: every fold's bank images, its held-out normals with their
+ * synthetic defects, and the labelled anomalies, each at `imageUnits`. A pure function of the data's shape,
+ * so the same images always try the same candidates, whatever the machine's speed or load.
+ */
+export function candidateUnits(
+  cfg: Pick<EngineConfig, 'inputSize' | 'backbones'>,
+  folds: readonly (readonly number[])[],
+  anomalies: number,
+  defectsPerNormal: number,
+): number {
+  let images = 0;
+  for (const [f, fold] of folds.entries()) {
+    const other = folds[1 - f] ?? [];
+    if (!fold.length || !other.length) continue;
+    images += fold.length + other.length * (1 + defectsPerNormal) + anomalies;
+  }
+  return images * imageUnits(cfg);
+}
+
+/** Default budget: the full candidate list for 40 normals of 512 px images (~3400 units, ~50 s here) fits. */
+export const SELECTION_BUDGET_UNITS = 4000;
+
 interface SelectArgs {
   readonly base: EngineConfig;
   readonly pinned: Partial<EngineConfig>;
@@ -106,7 +146,8 @@ interface SelectArgs {
   readonly seed: number;
   readonly threads: number;
   readonly cacheDir?: string;
-  readonly budgetSeconds: number;
+  /** Work units the choice may spend (see `candidateUnits`); candidates that would overrun it are skipped. */
+  readonly budgetUnits: number;
   /** Equivalent radii of the labelled anomalies' masks, fractions of the long side (sizes the synthetic defects). */
   readonly maskRadii?: readonly number[];
   /** Synthetic defects drawn into each validation normal (default 2, cycling through the kinds). */
@@ -127,8 +168,9 @@ function compact(p: PreparedImage): Compact {
   return { u8, p: rest };
 }
 
-function expand(c: Compact): PreparedImage {
-  const tensor = new Float32Array(c.u8.length);
+/** Rebuilds the floats into `scratch` when it has the right size (one buffer per input size, reused). */
+function expand(c: Compact, scratch?: Float32Array): PreparedImage {
+  const tensor = scratch?.length === c.u8.length ? scratch : new Float32Array(c.u8.length);
   const inv = 1 / 255;
   for (let i = 0; i < tensor.length; i++) tensor[i] = (c.u8[i] as number) * inv;
   return { ...c.p, tensor };
@@ -185,6 +227,7 @@ export async function selectConfig(args: SelectArgs): Promise<{ config: EngineCo
   ).slice(0, MAX_VALIDATION_NORMALS);
   const folds = [order.filter((_, k) => k % 2 === 0), order.filter((_, k) => k % 2 === 1)];
   const cache = new Map<string, Compact>();
+  const scratches = new Map<number, Float32Array>();
   const prepared = async (
     bytes: Uint8Array,
     key: string,
@@ -203,19 +246,15 @@ export async function selectConfig(args: SelectArgs): Promise<{ config: EngineCo
       cache.set(k, c);
       return p;
     }
-    return expand(c);
+    // One float buffer per input size: each expanded image is used (run, defects drawn from it) before the next.
+    let scratch = scratches.get(cfg.inputSize);
+    if (scratch?.length !== c.u8.length) scratches.set(cfg.inputSize, (scratch = new Float32Array(c.u8.length)));
+    return expand(c, scratch);
   };
   const reports: CandidateReport[] = [];
   let best: { objective: number; folds: number[]; config: EngineConfig; settings: Partial<EngineConfig> } | undefined;
   let skipped = 0;
-  /**
-   * Seconds per unit of work, from the last candidate run. A unit grows with the cube of the input size (the
-   * network's work with its square, the nearest-neighbour search with queries × bank rows) and by ~30% per
-   * extra network (measured: 512 px costs 5-7× the 256 px candidate, both networks 1.2-1.25× one).
-   */
-  let secondsPerUnit = 0;
-  const unitsOf = (cfg: EngineConfig): number =>
-    (cfg.inputSize / args.base.inputSize) ** 3 * (1 + 0.3 * Math.max(0, cfg.backbones.length - 1));
+  let spent = 0;
   for (let ci = 0; ci < overrides.length; ci++) {
     const o0 = overrides[ci] as Override;
     const bestSize = best?.config.inputSize ?? args.base.inputSize;
@@ -225,11 +264,13 @@ export async function selectConfig(args: SelectArgs): Promise<{ config: EngineCo
     // The wide field of view is for small images / texture crops: not worth trying once a larger input won.
     if (o.aggregation && bestSize > args.base.inputSize) continue;
     const cfg: EngineConfig = { ...args.base, ...o };
-    const elapsed = (performance.now() - started) / 1000;
-    if (best && elapsed + secondsPerUnit * unitsOf(cfg) > args.budgetSeconds) {
+    // Work units, not seconds: the choice must not depend on how busy the machine is (the first always runs).
+    const units = candidateUnits(cfg, folds, args.anomalies.length, perNormal);
+    if (best && spent + units > args.budgetUnits) {
       skipped++;
       continue;
     }
+    spent += units;
     const t0 = performance.now();
     // Decoded inputs of the other sizes are dropped, except the best so far's (ensembles reuse them).
     for (const key of [...cache.keys()]) {
@@ -256,8 +297,8 @@ export async function selectConfig(args: SelectArgs): Promise<{ config: EngineCo
         maps.length = 0;
         const scorer = await createScorer(bank.rows, bank.count, bank.dims, fx.info.stride, cfg, args.threads);
         const scored: Scored[] = [];
-        const pixScores: number[] = [];
-        const pixLabels: number[] = [];
+        // Every third map pixel, as typed chunks (a 512 px fold has ~2 M: 4 + 1 bytes each, not boxed arrays).
+        const pixParts: { s: Float32Array; l: Uint8Array }[] = [];
         try {
           const run = async (
             tensor: Float32Array,
@@ -272,10 +313,14 @@ export async function selectConfig(args: SelectArgs): Promise<{ config: EngineCo
             const kept = cfg.reweight ? features : { ...features, data: new Float32Array(0) };
             scored.push({ dist: r.dist, index: r.index, features: kept, label });
             if (label === 2) return; // real anomalies: no pixel truth here
-            for (let i = 0; i < r.map.length; i += 3) {
-              pixScores.push(r.map[i] as number);
-              pixLabels.push(mask ? (mask[i] as number) : 0);
+            const count = Math.ceil(r.map.length / 3);
+            const s = new Float32Array(count);
+            const l = new Uint8Array(count);
+            for (let i = 0, k = 0; i < r.map.length; i += 3, k++) {
+              s[k] = r.map[i] as number;
+              l[k] = mask ? (mask[i] as number) : 0;
             }
+            pixParts.push({ s, l });
           };
           for (const j of other) {
             const p = await prepared(args.normals[j] as Uint8Array, `n${j}`, cfg, multiple);
@@ -292,10 +337,18 @@ export async function selectConfig(args: SelectArgs): Promise<{ config: EngineCo
         } finally {
           await scorer.release();
         }
+        const total = pixParts.reduce((t, x) => t + x.s.length, 0);
+        const pixScores = new Float32Array(total);
+        const pixLabels = new Uint8Array(total);
+        for (let o = 0; pixParts.length;) {
+          const x = pixParts.shift() as { s: Float32Array; l: Uint8Array };
+          pixScores.set(x.s, o);
+          pixLabels.set(x.l, o);
+          o += x.s.length;
+        }
         perFold.push({ scored, bank, pixelAuroc: pixLabels.some((l) => l) ? auroc(pixScores, pixLabels) : 0.5 });
       }
       const seconds = (performance.now() - t0) / 1000;
-      secondsPerUnit = seconds / unitsOf(cfg);
       // Saturated validation ranks nothing: when the default already separates the synthetic defects (almost)
       // perfectly, they are made smaller and fainter and the default is scored again (at most twice).
       if (ci === 0 && weakened < 2 && synthImageAuroc(perFold, cfg) >= SATURATED) {
@@ -341,6 +394,7 @@ export async function selectConfig(args: SelectArgs): Promise<{ config: EngineCo
           objective,
           foldObjectives,
           seconds,
+          units,
         });
         if (!best || beats(foldObjectives, best.folds))
           best = { objective, folds: foldObjectives, config: c, settings };
@@ -366,7 +420,8 @@ export async function selectConfig(args: SelectArgs): Promise<{ config: EngineCo
         defectSizeFrom: args.maskRadii?.some((r) => r > 0) ? 'masks' : 'image',
       },
       seconds: (performance.now() - started) / 1000,
-      budgetSeconds: args.budgetSeconds,
+      budgetUnits: args.budgetUnits,
+      spentUnits: spent,
       skipped,
     },
   };

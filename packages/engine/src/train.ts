@@ -1,6 +1,6 @@
 import { errors } from '@vigil/contracts';
 import { writeArtifact, type ArtifactHeader } from './artifact';
-import { FeatureExtractor } from './backbone/features';
+import { FeatureExtractor, type FeatureMap } from './backbone/features';
 import { DEFAULT_CONFIG, type EngineConfig, type ProgressCallback, type ThresholdPolicy } from './config';
 import { bestF1 } from './metrics';
 import {
@@ -17,13 +17,16 @@ import {
   type MaskClass,
 } from './patchcore';
 import { autoTiles, probeImage } from './preprocess';
-import { candidateOverrides, selectConfig, type SelectionReport } from './select';
+import { candidateOverrides, SELECTION_BUDGET_UNITS, selectConfig, type SelectionReport } from './select';
 import { shuffled } from './random';
 
 export const ENGINE_VERSION = '0.1.0';
 
-/** Default time the automatic configuration may spend choosing, seconds. */
-export const SELECTION_BUDGET_SECONDS = 60;
+/**
+ * Fixed conversion of the deprecated `selectionBudgetSeconds` into work units (~15 ms per unit on the
+ * reference 2-core machine): a constant, so a budget given in seconds is still deterministic.
+ */
+export const UNITS_PER_SECOND = SELECTION_BUDGET_UNITS / 60;
 
 export interface TrainingImage {
   readonly bytes: Uint8Array;
@@ -51,7 +54,13 @@ export interface TrainOptions {
    * fixed defaults (plus what `config` pins).
    */
   readonly autoConfig?: boolean;
-  /** Time the automatic choice may spend, seconds (default 60); later candidates are skipped. */
+  /**
+   * Work the automatic choice may spend, in work units (default `SELECTION_BUDGET_UNITS`, ~60 s here); a
+   * candidate that would overrun it is skipped. Counted in units of images x input size, never in seconds, so
+   * the same data always yields the same model whatever the machine's load.
+   */
+  readonly selectionBudget?: number;
+  /** @deprecated Use `selectionBudget`; converted at the fixed rate `UNITS_PER_SECOND` (not timed). */
   readonly selectionBudgetSeconds?: number;
 }
 
@@ -187,7 +196,11 @@ export async function trainModel(
       seed,
       threads,
       ...(options.cacheDir ? { cacheDir: options.cacheDir } : {}),
-      budgetSeconds: options.selectionBudgetSeconds ?? SELECTION_BUDGET_SECONDS,
+      budgetUnits:
+        options.selectionBudget ??
+        (options.selectionBudgetSeconds !== undefined
+          ? options.selectionBudgetSeconds * UNITS_PER_SECOND
+          : SELECTION_BUDGET_UNITS),
       onProgress: (f, message) => onProgress({ stage: 'selection', fraction: 0.6 * f, message }),
     });
     cfg = s.config;
@@ -202,19 +215,14 @@ export async function trainModel(
   if (fx.info.custom) cfg = { ...cfg, customBackbone: fx.info.custom };
   try {
     const at = selection ? 0.6 : 0;
-    const bankExtracted: Extracted[] = [];
+    // Only the patch features are kept (not the decoded network inputs: 3 MB per 512 px image).
+    const bankMaps: FeatureMap[] = [];
     for (const [i, img] of bankImages.entries()) {
-      bankExtracted.push(await extract(fx, img.bytes, cfg));
+      for (const t of (await extract(fx, img.bytes, cfg)).tiles) bankMaps.push(t.features);
       onProgress({ stage: 'features', fraction: at + ((1 - at) * 0.4 * (i + 1)) / bankImages.length });
     }
     onProgress({ stage: 'coreset', fraction: at + (1 - at) * 0.45 });
-    const bank = await buildBank(
-      bankExtracted.flatMap((e) => e.tiles.map((t) => t.features)),
-      cfg,
-      seed,
-      threads,
-    );
-    bankExtracted.length = 0;
+    const bank = await buildBank(bankMaps, cfg, seed, threads);
     const b = bank;
     onProgress({ stage: 'calibration', fraction: at + (1 - at) * 0.7 });
     const scorer = await createScorer(bank.rows, bank.count, bank.dims, fx.info.stride, cfg, threads);
