@@ -7,7 +7,7 @@
  * dataset, read the records with filters and pages, override a verdict, stop, and the errors (not hosted,
  * unknown ids, a batch over the queue's depth).
  */
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
@@ -207,6 +207,14 @@ describe('hosting and detection through the public API (embedded)', () => {
     expect(record.inspection.metadata).toMatchObject({ line: 'L2', station: 'S9' });
   });
 
+  it('detects a BMP upload too (the engine gets it as PNG)', async () => {
+    const bytes = await syntheticImage({ format: 'bmp', width: 64, height: 64, seed: 9003, defect: false });
+    const response = await rest(`/v1/detect?modelVersionId=${modelId}&line=L2`, { method: 'POST', body: bytes });
+    const body = (await response.json()) as { inspection: { status: string; verdict: string; error: unknown } };
+    expect(response.status).toBe(200);
+    expect(body.inspection).toMatchObject({ status: 'DONE', error: null });
+  });
+
   it('runs a batch over the test dataset, one record per image', async () => {
     const submitted = await vigil.ok<{ submitInspectionBatch: { id: string; total: number; status: string } }>(
       'mutation($input: SubmitInspectionBatchInput!) { submitInspectionBatch(input: $input) { id total status } }',
@@ -257,7 +265,7 @@ describe('hosting and detection through the public API (embedded)', () => {
       if (!page.inspections.pageInfo.hasNextPage) break;
       after = page.inspections.pageInfo.endCursor;
     }
-    expect(all).toHaveLength(testImages.length + 2);
+    expect(all).toHaveLength(testImages.length + 3);
     expect(new Set(all).size).toBe(all.length);
     const anomalies = await vigil.ok<{ inspections: { nodes: Inspection[] } }>(
       'query($p: ID!) { inspections(filter: { projectId: $p, verdict: ANOMALY }, first: 100) { nodes { verdict } } }',
@@ -312,6 +320,176 @@ describe('hosting and detection through the public API (embedded)', () => {
     expect(model.errors?.[0]?.extensions?.['code']).toBe('NOT_FOUND');
   });
 
+  it('records the training images size and refuses another size with INVALID_IMAGE (expected and actual)', async () => {
+    const model = await vigil.ok<{ modelVersion: { imageSize: { width: number; height: number } | null } }>(
+      'query($id: ID!) { modelVersion(id: $id) { imageSize { width height } } }',
+      { id: modelId },
+    );
+    expect(model.modelVersion.imageSize).toEqual({ width: 64, height: 64 });
+    const small = await syntheticImage({ format: 'png', width: 48, height: 40, seed: 9100, defect: false });
+    const response = await rest(`/v1/detect?modelVersionId=${modelId}`, { method: 'POST', body: small });
+    expect(response.status).toBe(400);
+    const body = (await response.json()) as { error: { code: string; details: Record<string, unknown> } };
+    expect(body.error).toMatchObject({
+      code: 'INVALID_IMAGE',
+      details: { expected: { width: 64, height: 64 }, actual: { width: 48, height: 40 } },
+    });
+    const stored = await rest('/v1/images', { method: 'POST', body: small });
+    const imageId = ((await stored.json()) as { image: { id: string } }).image.id;
+    const result = await detect({ modelVersionId: modelId, imageId });
+    expect(result.errors?.[0]?.extensions?.['code']).toBe('INVALID_IMAGE');
+    const batch = await vigil.graphql<unknown>(
+      'mutation($input: SubmitInspectionBatchInput!) { submitInspectionBatch(input: $input) { id } }',
+      { input: { modelVersionId: modelId, imageIds: [testImages[0], imageId] } },
+    );
+    expect(batch.errors?.[0]?.extensions?.['code']).toBe('INVALID_IMAGE');
+    expect(batch.errors?.[0]?.extensions?.['details']).toMatchObject({ count: 1, images: [{ imageId }] });
+  });
+
+  it('refuses a batch of 100,000 ids with BAD_USER_INPUT and the limit', async () => {
+    const submit = (imageIds: string[]) =>
+      vigil.graphql<unknown>(
+        'mutation($input: SubmitInspectionBatchInput!) { submitInspectionBatch(input: $input) { id } }',
+        { input: { modelVersionId: modelId, imageIds } },
+      );
+    // Short ids keep the request under the gateway's 1 MB body limit, so the service itself sees the count.
+    const short = await submit(Array.from({ length: 100_000 }, (_, i) => String(i)));
+    expect(short.errors?.[0]?.extensions?.['code']).toBe('BAD_USER_INPUT');
+    expect(short.errors?.[0]?.extensions?.['details']).toMatchObject({ limit: 20_000, count: 100_000 });
+  });
+
+  it('shows the workers that have the version loaded and the desired worker count', async () => {
+    const hosting = await vigil.ok<{
+      modelVersion: { artifact: { sha256: string }; hosting: { workers: number; desiredWorkers: number } };
+      inferenceWorkers: { pid: number; loadedArtifacts: string[] }[];
+    }>(
+      'query($id: ID!) { modelVersion(id: $id) { artifact { sha256 } hosting { workers desiredWorkers } } inferenceWorkers { pid loadedArtifacts } }',
+      { id: modelId },
+    );
+    // Embedded: this one process is the only worker.
+    expect(hosting.modelVersion.hosting).toEqual({ workers: 1, desiredWorkers: 1 });
+    expect(hosting.inferenceWorkers).toEqual([
+      { pid: process.pid, loadedArtifacts: [hosting.modelVersion.artifact.sha256] },
+    ]);
+    const metrics = await (await fetch(`${vigil.url}/metrics`)).text();
+    expect(metrics).toContain(`vigil_inference_desired_workers{model_version_id="${modelId}"} 1`);
+  });
+
+  it('inspects newly ingested images of a line automatically once enabled, audit-logged', async () => {
+    const set = await vigil.ok<{
+      setAutoInspection: { enabled: boolean; line: string | null; modelVersion: { id: string } };
+    }>(
+      'mutation($input: SetAutoInspectionInput!) { setAutoInspection(input: $input) { enabled line modelVersion { id } } }',
+      { input: { projectId, modelVersionId: modelId, enabled: true, line: 'AUTO-1' } },
+    );
+    expect(set.setAutoInspection).toEqual({ enabled: true, line: 'AUTO-1', modelVersion: { id: modelId } });
+    const other = await syntheticImage({ format: 'png', width: 64, height: 64, seed: 9200, defect: false });
+    expect((await rest('/v1/images?line=OTHER', { method: 'POST', body: other })).status).toBe(201);
+    const bytes = await syntheticImage({ format: 'png', width: 64, height: 64, seed: 9201, defect: true });
+    const uploaded = await rest('/v1/images?line=AUTO-1', { method: 'POST', body: bytes });
+    expect(uploaded.status).toBe(201);
+    const imageId = ((await uploaded.json()) as { image: { id: string } }).image.id;
+    const records = await until(
+      async () =>
+        (
+          await vigil.ok<{ inspections: { nodes: Inspection[] } }>(
+            `query($p: ID!) { inspections(filter: { projectId: $p, line: "AUTO-1" }) { nodes { ${INSPECTION} } } }`,
+            { p: projectId },
+          )
+        ).inspections.nodes,
+      (nodes) => nodes.length > 0 && nodes.every((n) => n.status === 'DONE'),
+    );
+    expect(records).toEqual([expect.objectContaining({ imageId, requestedBy: 'auto-inspection', batchId: null })]);
+    const read = await vigil.ok<{ project: { autoInspection: { enabled: boolean; line: string } } }>(
+      'query($p: ID!) { project(id: $p) { autoInspection { enabled line } } }',
+      { p: projectId },
+    );
+    expect(read.project.autoInspection).toEqual({ enabled: true, line: 'AUTO-1' });
+    const audit = await vigil.ok<{ auditLog: { nodes: { action: string }[] } }>(
+      '{ auditLog(first: 100) { nodes { action } } }',
+    );
+    expect(audit.auditLog.nodes.map((n) => n.action)).toContain('inspection.auto.set');
+  });
+
+  it('runs a batch over a folder: ingests its images first, skips what is not an image, fails a wrong size', async () => {
+    const folder = path.join(work, 'line-dump');
+    await mkdir(folder, { recursive: true });
+    for (const seed of [901, 902, 903]) {
+      await writeFile(
+        path.join(folder, `part-${seed}.png`),
+        await syntheticImage({ format: 'png', width: 64, height: 64, seed }),
+      );
+    }
+    await writeFile(
+      path.join(folder, 'small.png'),
+      await syntheticImage({ format: 'png', width: 32, height: 32, seed: 904 }),
+    );
+    await writeFile(
+      path.join(folder, 'broken.png'),
+      (await syntheticImage({ format: 'png', seed: 905 })).subarray(0, 40),
+    );
+    await writeFile(path.join(folder, 'notes.txt'), 'not an image');
+    const batchFields = 'id status total done failed skipped source error { code message } progress { total percent }';
+    const submitted = await vigil.ok<{ submitInspectionBatch: { id: string; status: string; source: string } }>(
+      `mutation($input: SubmitInspectionBatchInput!) { submitInspectionBatch(input: $input) { ${batchFields} } }`,
+      { input: { modelVersionId: modelId, source: folder, metadata: { line: 'L-dump', lot: 'lot-9' } } },
+    );
+    expect(submitted.submitInspectionBatch).toMatchObject({ status: 'EXPANDING', source: folder });
+    const finished = await until(
+      async () =>
+        (
+          await vigil.ok<{ inspectionBatch: Record<string, unknown> }>(
+            `query($id: ID!) { inspectionBatch(id: $id) { ${batchFields} } }`,
+            { id: submitted.submitInspectionBatch.id },
+          )
+        ).inspectionBatch,
+      (b) => b['status'] === 'DONE' || b['status'] === 'FAILED',
+    );
+    // broken.png and notes.txt are skipped; small.png is recorded, and fails for its size.
+    expect(finished).toMatchObject({ status: 'DONE', total: 4, done: 3, failed: 1, skipped: 2, error: null });
+    const records = await vigil.ok<{ inspections: { nodes: Inspection[] } }>(
+      `query($id: ID!) { inspections(filter: { batchId: $id }, first: 10) { nodes { ${INSPECTION} } } }`,
+      { id: submitted.submitInspectionBatch.id },
+    );
+    expect(records.inspections.nodes).toHaveLength(4);
+    expect(records.inspections.nodes.every((n) => n.metadata.line === 'L-dump' && n.metadata.lot === 'lot-9')).toBe(
+      true,
+    );
+    const failed = records.inspections.nodes.filter((n) => n.status === 'FAILED');
+    expect(failed.map((n) => n.error?.code)).toEqual(['INVALID_IMAGE']);
+  });
+
+  it('fails a batch whose folder cannot be read, and refuses a source it can never read', async () => {
+    const submitted = await vigil.ok<{ submitInspectionBatch: { id: string } }>(
+      'mutation($input: SubmitInspectionBatchInput!) { submitInspectionBatch(input: $input) { id } }',
+      { input: { modelVersionId: modelId, source: path.join(work, 'no-such-folder') } },
+    );
+    const failed = await until(
+      async () =>
+        (
+          await vigil.ok<{ inspectionBatch: { status: string; total: number; error: { code: string } | null } }>(
+            'query($id: ID!) { inspectionBatch(id: $id) { status total error { code } } }',
+            { id: submitted.submitInspectionBatch.id },
+          )
+        ).inspectionBatch,
+      (b) => b.status !== 'EXPANDING',
+    );
+    expect(failed.status).toBe('FAILED');
+    expect(failed.total).toBe(0);
+    expect(failed.error?.code).toMatch(/NOT_FOUND|BAD_USER_INPUT/);
+
+    const relative = await vigil.graphql(
+      'mutation($input: SubmitInspectionBatchInput!) { submitInspectionBatch(input: $input) { id } }',
+      { input: { modelVersionId: modelId, source: 'relative/folder' } },
+    );
+    expect(relative.errors?.[0]?.extensions?.['code']).toBe('BAD_USER_INPUT');
+    const both = await vigil.graphql(
+      'mutation($input: SubmitInspectionBatchInput!) { submitInspectionBatch(input: $input) { id } }',
+      { input: { modelVersionId: modelId, source: work, datasetId: testDatasetId } },
+    );
+    expect(both.errors?.[0]?.extensions?.['code']).toBe('BAD_USER_INPUT');
+  });
+
   it('stops the model; detection is then refused with CONFLICT', async () => {
     const stopped = await vigil.ok<{ stopModel: { status: string; hosting: { state: string } } }>(
       'mutation($id: ID!) { stopModel(modelVersionId: $id) { status hosting { state } } }',
@@ -332,7 +510,20 @@ describe('hosting and detection through the public API (embedded)', () => {
     expect(response.status).toBe(200);
     const text = await response.text();
     expect(text).toMatch(/vigil_inference_queue_depth\{queue="inference-interactive"\} 0/);
-    expect(text).toMatch(/vigil_inference_images_total\{queue="inference-batch",outcome="done"\} 7/);
+    // The test dataset's batch (7), the automatic inspection of one uploaded image and the folder batch's 3
+    // images of the right size (the wrong-size one is refused before detection).
+    expect(text).toMatch(/vigil_inference_images_total\{queue="inference-batch",outcome="done"\} 11/);
     expect(text).toMatch(/vigil_inference_model_load_seconds_count 1/);
+  });
+
+  it('answers NOT_FOUND for a model of a deleted project', async () => {
+    await vigil.ok('mutation($id: ID!) { deleteProject(id: $id) { id } }', { id: projectId });
+    const result = await detect({ modelVersionId: modelId, imageId: testImages[0] });
+    expect(result.errors?.[0]?.extensions?.['code']).toBe('NOT_FOUND');
+    const batch = await vigil.graphql<unknown>(
+      'mutation($input: SubmitInspectionBatchInput!) { submitInspectionBatch(input: $input) { id } }',
+      { input: { modelVersionId: modelId, imageIds: [testImages[0]] } },
+    );
+    expect(batch.errors?.[0]?.extensions?.['code']).toBe('NOT_FOUND');
   });
 });

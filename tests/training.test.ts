@@ -21,10 +21,12 @@ const MODEL = `id version status statusMessage description createdBy createdAt t
   artifact { sha256 bytes }
   trainingData { trainNormal trainAnomaly testNormal testAnomaly ignoredUnlabelled splitFromTrain }
   timings { totalSeconds }
+  imageSize { width height }
   logs { at level message }`;
 
 interface Model {
   id: string;
+  imageSize: { width: number; height: number } | null;
   version: number;
   status: string;
   statusMessage: string | null;
@@ -147,6 +149,8 @@ describe('training through the public API (embedded)', () => {
     expect(first.datasetDigest).toMatch(/^[0-9a-f]{64}$/);
     expect(first.artifact?.sha256).toMatch(/^[0-9a-f]{64}$/);
     expect(first.artifact?.bytes).toBeGreaterThan(0);
+    // Every image of the project is 64x64: detection will require that size.
+    expect(first.imageSize).toEqual({ width: 64, height: 64 });
     expect(first.trainingData).toEqual({
       trainNormal: 10,
       trainAnomaly: 2,

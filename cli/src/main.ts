@@ -4,6 +4,7 @@ import { migrateCommand } from './commands/migrate';
 import { createKeyCommand, listKeysCommand, revokeKeyCommand } from './commands/keys';
 import { exportManifestCommand, importFolderCommand, importManifestCommand } from './commands/imports';
 import { SERVABLE, serveCommand } from './commands/serve';
+import { deadLettersCommand, replayJobCommand } from './commands/jobs';
 
 function withConnectionOptions(command: Command): Command {
   return command
@@ -44,6 +45,7 @@ export async function main(argv: readonly string[]): Promise<void> {
       new Option('--role <role>', 'role of the key').choices(['viewer', 'operator', 'admin']).makeOptionMandatory(),
     )
     .option('--name <name>', 'a name to recognise the key by')
+    .option('--sigv4', 'create an AWS SigV4 access key pair (AccessKeyId + SecretAccessKey) for the Lookout API')
     .option('--json', 'print JSON')
     .action(createKeyCommand);
   withConnectionOptions(keys.command('list').description('list API keys')).action(listKeysCommand);
@@ -79,6 +81,20 @@ export async function main(argv: readonly string[]): Promise<void> {
     .addOption(new Option('--dataset <type>', 'dataset').choices(['train', 'test']).default('train'))
     .option('--out <file>', 'write to a file instead of stdout')
     .action(exportManifestCommand);
+
+  const jobs = program.command('jobs').description('background jobs: the dead-letter queue (admin)');
+  withConnectionOptions(jobs.command('dead-letters').description('list jobs that failed for good, newest first'))
+    .option('--queue <queue>', 'only this queue (e.g. inference-batch)')
+    .option('--kind <kind>', 'only this job kind')
+    .option('--first <n>', 'page size (1-500)', '50')
+    .option('--after <cursor>', 'the cursor printed by the previous page')
+    .option('--json', 'print the page as JSON')
+    .action(deadLettersCommand);
+  withConnectionOptions(
+    jobs.command('replay <id>').description('run a dead letter again with a renewed attempts budget'),
+  )
+    .option('--json', 'print the job as JSON')
+    .action(replayJobCommand);
 
   await program.parseAsync([...argv]);
 }

@@ -6,6 +6,8 @@ export * as commonV1 from './common-v1';
 export * as jobsV1 from './jobs-v1';
 export * as eventsV1 from './events-v1';
 export { encodeJson, decodeJson } from './codec';
+export { EVENTS_QUEUE } from './event-queue';
+export { timestampDate, timestampFromDate } from '@bufbuild/protobuf/wkt';
 export {
   actorFromProto,
   actorToProto,

@@ -9,6 +9,7 @@ import {
   type SubgraphDefinition,
 } from '@vigil/service-kit';
 import type { ApiKeyService } from '../auth/api-keys';
+import type { AccessKeyPairService } from '../auth/access-key-pairs';
 import type { AuditFilter, AuditLogReader } from './audit-query';
 
 export const accessTypeDefs = parse(/* GraphQL */ `
@@ -39,6 +40,24 @@ export const accessTypeDefs = parse(/* GraphQL */ `
     apiKey: ApiKey!
     "The full key. Shown once: store it now."
     secret: String!
+  }
+
+  "A SigV4 access key pair for the Lookout for Vision–compatible REST API"
+  type AccessKeyPair {
+    id: ID!
+    name: String!
+    accessKeyId: String!
+    role: Role!
+    createdAt: DateTime!
+    createdBy: String!
+    revokedAt: DateTime
+    lastUsedAt: DateTime
+  }
+
+  type CreatedAccessKeyPair {
+    accessKeyPair: AccessKeyPair!
+    "The secret access key. Shown once: store it now."
+    secretAccessKey: String!
   }
 
   type Viewer {
@@ -78,6 +97,7 @@ export const accessTypeDefs = parse(/* GraphQL */ `
     "The caller, as the gateway authenticated it"
     viewer: Viewer!
     apiKeys: [ApiKey!]!
+    accessKeyPairs: [AccessKeyPair!]!
     "The append-only audit trail, newest first (admin)"
     auditLog(filter: AuditFilter, first: Int = 50, after: String): AuditConnection!
   }
@@ -85,6 +105,9 @@ export const accessTypeDefs = parse(/* GraphQL */ `
   type Mutation {
     createApiKey(name: String!, role: Role!): CreatedApiKey!
     revokeApiKey(id: ID!): ApiKey!
+    "An AccessKeyId and SecretAccessKey for AWS SigV4 clients (boto3, the AWS SDKs) of the Lookout-compatible API"
+    createAccessKeyPair(name: String!, role: Role!): CreatedAccessKeyPair!
+    revokeAccessKeyPair(id: ID!): AccessKeyPair!
   }
 `);
 
@@ -95,7 +118,11 @@ const JsonScalar = new GraphQLScalarType({
 });
 
 /** The gateway's own subgraph: who you are, API keys and the audit trail. */
-export function accessSubgraph(deps: { apiKeys: ApiKeyService; audit: AuditLogReader }): SubgraphDefinition {
+export function accessSubgraph(deps: {
+  apiKeys: ApiKeyService;
+  audit: AuditLogReader;
+  accessKeys: AccessKeyPairService;
+}): SubgraphDefinition {
   return {
     name: 'access',
     typeDefs: accessTypeDefs,
@@ -108,6 +135,10 @@ export function accessSubgraph(deps: { apiKeys: ApiKeyService; audit: AuditLogRe
         apiKeys: (_: unknown, __: unknown, ctx: RequestContext) => {
           requireRole(ctx, Role.Admin);
           return deps.apiKeys.list();
+        },
+        accessKeyPairs: (_: unknown, __: unknown, ctx: RequestContext) => {
+          requireRole(ctx, Role.Admin);
+          return deps.accessKeys.list();
         },
         auditLog: (_: unknown, args: { filter?: AuditFilter; first?: number; after?: string }, ctx: RequestContext) => {
           requireRole(ctx, Role.Admin);
@@ -123,6 +154,15 @@ export function accessSubgraph(deps: { apiKeys: ApiKeyService; audit: AuditLogRe
         revokeApiKey: (_: unknown, args: { id: string }, ctx: RequestContext) => {
           requireRole(ctx, Role.Admin);
           return deps.apiKeys.revoke(args.id, ctx.principal);
+        },
+        createAccessKeyPair: async (_: unknown, args: { name: string; role: Role }, ctx: RequestContext) => {
+          requireRole(ctx, Role.Admin);
+          const created = await deps.accessKeys.create({ name: args.name, role: args.role, actor: ctx.principal });
+          return { accessKeyPair: created.summary, secretAccessKey: created.secretAccessKey };
+        },
+        revokeAccessKeyPair: (_: unknown, args: { id: string }, ctx: RequestContext) => {
+          requireRole(ctx, Role.Admin);
+          return deps.accessKeys.revoke(args.id, ctx.principal);
         },
       },
     },

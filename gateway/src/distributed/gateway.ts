@@ -3,8 +3,12 @@ import path from 'node:path';
 import { openDatabase, type Database, type Kysely } from '@vigil/db';
 import { ErrorCode, VigilError, describeError } from '@vigil/contracts';
 import { KyselyAuditTrail, createSubgraphServer, listen, type Logger, type SubgraphServer } from '@vigil/service-kit';
+import { createS3Client } from '@vigil/storage';
 import { ApiKeyService, KyselyApiKeyRepository } from '../auth/api-keys';
+import { AccessKeyPairService, KyselyAccessKeyPairRepository } from '../auth/access-key-pairs';
+import { inferenceHttpClient, mountLookout, noInferenceService, s3EvaluationWriter } from '../lookout';
 import { accessSubgraph } from '../access/subgraph';
+import { DeadLetterService, OPERATIONS_SUBGRAPH, openOperationsJobs, operationsSubgraph } from '../operations';
 import { AuditLogReader } from '../access/audit-query';
 import { composeSupergraph, InProcessDataSource, SignedRemoteDataSource } from '../federation';
 import { createGatewayApp, type HealthCheck } from '../http/app';
@@ -34,6 +38,7 @@ async function loadSupergraph(
   environment: GatewayEnvironment,
   access: SubgraphServer,
   log: Logger,
+  operations?: SubgraphServer,
 ): Promise<Supergraph> {
   const configured = configuredSubgraphUrls(environment);
   if (environment.SUPERGRAPH_PATH) {
@@ -53,6 +58,7 @@ async function loadSupergraph(
       throw new VigilError(ErrorCode.BadUserInput, `${file} has no subgraph named ${unknown.join(', ')}`);
     }
     named.delete(ACCESS_SUBGRAPH);
+    named.delete(OPERATIONS_SUBGRAPH);
     // The file's URLs are build-time defaults; the environment says where the services run here.
     const remotes = new Map([...named].map(([name, url]) => [name, configured.get(name) ?? url]));
     return { sdl, remotes, source: file };
@@ -63,6 +69,9 @@ async function loadSupergraph(
   );
   const sdl = composeSupergraph([
     { name: ACCESS_SUBGRAPH, url: ACCESS_SUBGRAPH_URL, typeDefs: access.typeDefs },
+    ...(operations
+      ? [{ name: OPERATIONS_SUBGRAPH, url: `in-process://${OPERATIONS_SUBGRAPH}`, typeDefs: operations.typeDefs }]
+      : []),
     ...[...configured].map(([name, url]) => {
       const typeDefs = schemas.get(name);
       if (!typeDefs) throw new VigilError(ErrorCode.Internal, `no schema fetched for ${name}`);
@@ -109,16 +118,25 @@ export async function startDistributedGateway(environment: GatewayEnvironment, l
     url: environment.DATABASE_URL,
     poolSize: environment.DATABASE_POOL_SIZE,
   });
+  let closeOnFailure: () => Promise<void> = async () => undefined;
   try {
     const db = database.db;
     await assertSchema(db);
     const audit = new KyselyAuditTrail(db);
     const apiKeys = new ApiKeyService(new KyselyApiKeyRepository(db), audit);
-    const access = await createSubgraphServer(accessSubgraph({ apiKeys, audit: new AuditLogReader(db) }), {
+    const accessKeys = new AccessKeyPairService(new KyselyAccessKeyPairRepository(db), audit, secret);
+    const access = await createSubgraphServer(accessSubgraph({ apiKeys, audit: new AuditLogReader(db), accessKeys }), {
       gatewaySecret: secret,
       log,
     });
-    const supergraph = await loadSupergraph(environment, access, log);
+    // Dead letters: this process runs no jobs, it only puts replayed ones back on their BullMQ queue.
+    const operationsJobs = openOperationsJobs(environment, db, log);
+    closeOnFailure = () => operationsJobs.close();
+    const operations = await createSubgraphServer(
+      operationsSubgraph({ deadLetters: new DeadLetterService(operationsJobs.runner, audit) }),
+      { gatewaySecret: secret, log },
+    );
+    const supergraph = await loadSupergraph(environment, access, log, operations);
 
     const ingestionUrl = supergraph.remotes.get('ingestion');
     const imagesTarget = environment.INGESTION_HTTP_URL ?? (ingestionUrl ? restBase(ingestionUrl) : undefined);
@@ -141,12 +159,37 @@ export async function startDistributedGateway(environment: GatewayEnvironment, l
         if (name === ACCESS_SUBGRAPH) {
           return new InProcessDataSource<GatewayContext>(access, (context) => identityHeaders(context, secret));
         }
+        if (name === OPERATIONS_SUBGRAPH) {
+          return new InProcessDataSource<GatewayContext>(operations, (context) => identityHeaders(context, secret));
+        }
         return new SignedRemoteDataSource(supergraph.remotes.get(name) ?? url, secret);
       },
       apiKeys,
       log,
       healthChecks,
       maxRequestBytes: environment.REQUEST_MAX_BYTES,
+      rawRoutes: (app, execute) => {
+        mountLookout(app, execute, {
+          db,
+          keys: accessKeys,
+          audit,
+          inference: inferenceTarget ? inferenceHttpClient(inferenceTarget, secret) : noInferenceService(),
+          log,
+          maxBodyBytes: Math.max(environment.UPLOAD_MAX_BYTES, environment.MANIFEST_MAX_BYTES) * 2,
+          // Evaluation output goes to the customer's bucket, with the same client settings as manifest reads.
+          outputs: s3EvaluationWriter(
+            createS3Client({
+              region: environment.SOURCE_S3_REGION ?? environment.S3_REGION,
+              ...((environment.SOURCE_S3_ENDPOINT ?? environment.S3_ENDPOINT)
+                ? { endpoint: environment.SOURCE_S3_ENDPOINT ?? environment.S3_ENDPOINT }
+                : {}),
+              forcePathStyle: environment.SOURCE_S3_ENDPOINT
+                ? environment.SOURCE_S3_FORCE_PATH_STYLE
+                : environment.S3_FORCE_PATH_STYLE,
+            }),
+          ),
+        });
+      },
       routes: (app, authenticate) => {
         if (imagesTarget) app.use('/v1/images', authenticate, imagesProxy({ target: imagesTarget, secret, log }));
         // The same streaming proxy: the inference service's upload-and-detect route and inspection pictures.
@@ -187,10 +230,13 @@ export async function startDistributedGateway(environment: GatewayEnvironment, l
           await http.close();
           await gateway.stop();
           await access.apollo.stop();
+          await operations.apollo.stop();
+          await operationsJobs.close();
           await database.close();
         })()),
     };
   } catch (error) {
+    await closeOnFailure().catch(() => undefined);
     await database.close().catch(() => undefined);
     throw error;
   }

@@ -23,7 +23,22 @@ export interface GatewayAppOptions {
   /** Extra authenticated routes (e.g. image upload), mounted after authentication. */
   readonly routes?: (app: Express, authenticate: RequestHandler) => void;
   readonly maxRequestBytes?: number;
+  /**
+   * Routes that authenticate themselves and need the raw body (the Lookout-compatible REST API, SigV4), mounted
+   * before any body parser; `execute` runs GraphQL on this gateway's supergraph as a given caller.
+   */
+  readonly rawRoutes?: (app: Express, execute: GraphQLExecutor) => void;
 }
+
+/** Runs an operation on the gateway's own supergraph as `context`'s principal (roles and audit apply). */
+export type GraphQLExecutor = (
+  context: GatewayContext,
+  query: string,
+  variables?: Record<string, unknown>,
+) => Promise<{
+  data?: Record<string, unknown> | null;
+  errors?: readonly { message: string; extensions?: Record<string, unknown> }[];
+}>;
 
 declare module 'express-serve-static-core' {
   interface Locals {
@@ -56,6 +71,24 @@ export async function createGatewayApp(options: GatewayAppOptions): Promise<Gate
   await apollo.start();
 
   const app = createHttpApp();
+
+  const execute: GraphQLExecutor = async (context, query, variables = {}) => {
+    const response = await apollo.executeOperation({ query, variables }, { contextValue: context });
+    if (response.body.kind !== 'single') throw new Error('incremental GraphQL responses are not supported here');
+    const result = response.body.singleResult;
+    return {
+      data: (result.data as Record<string, unknown> | null | undefined) ?? null,
+      ...(result.errors
+        ? {
+            errors: result.errors.map((e) => ({
+              message: e.message,
+              ...(e.extensions ? { extensions: e.extensions as Record<string, unknown> } : {}),
+            })),
+          }
+        : {}),
+    };
+  };
+  options.rawRoutes?.(app, execute);
 
   const authenticate: RequestHandler = async (req: Request, res: Response, next: NextFunction) => {
     try {

@@ -1,10 +1,11 @@
 import path from 'node:path';
 import { writeFile, rm } from 'node:fs/promises';
-import type { Express, RequestHandler } from 'express';
+import express, { type Express, type RequestHandler } from 'express';
+import { createS3Client } from '@vigil/storage';
 import { SYSTEM_PRINCIPAL, Role } from '@vigil/contracts';
 import { createIngestionService } from '@vigil/ingestion-service';
 import { createDatasetService } from '@vigil/dataset-service';
-import { createTrainingService } from '@vigil/training-service';
+import { createTrainingService, s3PackageWriter } from '@vigil/training-service';
 import { createInferenceService } from '@vigil/inference-service';
 import {
   KyselyAuditTrail,
@@ -22,7 +23,10 @@ import {
   type SubgraphServer,
 } from '@vigil/service-kit';
 import { ApiKeyService, KyselyApiKeyRepository } from '../auth/api-keys';
+import { AccessKeyPairService, KyselyAccessKeyPairRepository } from '../auth/access-key-pairs';
+import { inferenceHttpClient, mountLookout, s3EvaluationWriter } from '../lookout';
 import { accessSubgraph } from '../access/subgraph';
+import { DeadLetterService, operationsSubgraph } from '../operations';
 import { AuditLogReader } from '../access/audit-query';
 import { composeSupergraph, InProcessDataSource } from '../federation';
 import { createGatewayApp } from '../http/app';
@@ -94,6 +98,16 @@ export async function startPlatform(options: PlatformOptions): Promise<RunningPl
         allowLocalFiles: storage.allowLocalFiles,
       },
     });
+    // The customer's own buckets (Lookout output locations, edge packages): the client imports read them with.
+    const customerS3 = createS3Client({
+      region: environment.SOURCE_S3_REGION ?? environment.S3_REGION,
+      ...((environment.SOURCE_S3_ENDPOINT ?? environment.S3_ENDPOINT)
+        ? { endpoint: environment.SOURCE_S3_ENDPOINT ?? environment.S3_ENDPOINT }
+        : {}),
+      forcePathStyle: environment.SOURCE_S3_ENDPOINT
+        ? environment.SOURCE_S3_FORCE_PATH_STYLE
+        : environment.S3_FORCE_PATH_STYLE,
+    });
     const training = createTrainingService({
       db,
       store: storage.store,
@@ -102,11 +116,13 @@ export async function startPlatform(options: PlatformOptions): Promise<RunningPl
       audit,
       log,
       config: { engineThreads: environment.TRAINING_THREADS, maxMaskBytes: environment.UPLOAD_MAX_BYTES },
+      packageWriter: s3PackageWriter(customerS3),
     });
     const inference = createInferenceService({
       db,
       store: storage.store,
       images: ingestion.catalog,
+      sources: storage.sources,
       jobs: jobs.system,
       audit,
       log,
@@ -117,12 +133,29 @@ export async function startPlatform(options: PlatformOptions): Promise<RunningPl
         threads: environment.INFERENCE_THREADS,
         detectTimeoutMs: environment.INFERENCE_DETECT_TIMEOUT_SECONDS * 1000,
         maxUploadBytes: environment.UPLOAD_MAX_BYTES,
+        allowLocalFiles: storage.allowLocalFiles,
       },
     });
     const apiKeys = new ApiKeyService(new KyselyApiKeyRepository(db), audit);
-    const access = accessSubgraph({ apiKeys, audit: new AuditLogReader(db) });
+    const accessKeys = new AccessKeyPairService(new KyselyAccessKeyPairRepository(db), audit, secret);
+    const access = accessSubgraph({ apiKeys, audit: new AuditLogReader(db), accessKeys });
+    // The Lookout-compatible API reaches /v1/detect through the same gateway-trust path as a remote inference
+    // service: a loopback listener that accepts only identities signed with the gateway secret.
+    const inferenceLoopback = await listen(
+      express().use('/v1', trustGateway(secret, log), inference.router),
+      0,
+      '127.0.0.1',
+    );
 
-    const definitions = [access, ingestion.subgraph, dataset.subgraph, training.subgraph, inference.subgraph];
+    const operations = operationsSubgraph({ deadLetters: new DeadLetterService(jobs.system, audit) });
+    const definitions = [
+      access,
+      operations,
+      ingestion.subgraph,
+      dataset.subgraph,
+      training.subgraph,
+      inference.subgraph,
+    ];
     const servers = new Map<string, SubgraphServer>();
     for (const definition of definitions) {
       servers.set(definition.name, await createSubgraphServer(definition, { gatewaySecret: secret, log }));
@@ -152,6 +185,17 @@ export async function startPlatform(options: PlatformOptions): Promise<RunningPl
       },
       apiKeys,
       log,
+      rawRoutes: (app, execute) =>
+        mountLookout(app, execute, {
+          db,
+          keys: accessKeys,
+          audit,
+          inference: inferenceHttpClient(inferenceLoopback.url, secret),
+          log,
+          maxBodyBytes: Math.max(environment.UPLOAD_MAX_BYTES, environment.MANIFEST_MAX_BYTES) * 2,
+          // Evaluation output goes to the customer's bucket through the client that reads their manifests.
+          outputs: s3EvaluationWriter(customerS3),
+        }),
       healthChecks: [
         { name: 'database', check: async () => void (await db.selectFrom('api_keys').select('id').limit(1).execute()) },
         { name: 'objects', check: async () => void (await storage.store.head('healthz')) },
@@ -200,6 +244,7 @@ export async function startPlatform(options: PlatformOptions): Promise<RunningPl
       app: gateway.app,
       stop: async () => {
         await http.close();
+        await inferenceLoopback.close();
         await runningJobs.close();
         await inference.close();
         await gateway.stop();

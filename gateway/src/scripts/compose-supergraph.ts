@@ -5,6 +5,7 @@ import { datasetTypeDefs } from '@vigil/dataset-service';
 import { trainingTypeDefs } from '@vigil/training-service';
 import { inferenceTypeDefs } from '@vigil/inference-service';
 import { accessTypeDefs } from '../access/subgraph';
+import { OPERATIONS_SUBGRAPH, operationsTypeDefs } from '../operations/subgraph';
 import { composeSupergraph } from '../federation/compose';
 import { ACCESS_SUBGRAPH, ACCESS_SUBGRAPH_URL, DEFAULT_SUBGRAPH_URLS } from '../distributed/subgraphs';
 
@@ -22,6 +23,7 @@ const out = path.resolve(__dirname, '..', 'supergraph.graphql');
 try {
   const sdl = composeSupergraph([
     { name: ACCESS_SUBGRAPH, url: ACCESS_SUBGRAPH_URL, typeDefs: accessTypeDefs },
+    { name: OPERATIONS_SUBGRAPH, url: `in-process://${OPERATIONS_SUBGRAPH}`, typeDefs: operationsTypeDefs },
     { name: 'ingestion', url: url('ingestion'), typeDefs: ingestionTypeDefs },
     { name: 'dataset', url: url('dataset'), typeDefs: datasetTypeDefs },
     { name: 'training', url: url('training'), typeDefs: trainingTypeDefs },

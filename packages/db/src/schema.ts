@@ -137,6 +137,9 @@ export interface ModelVersionsTable {
   created_at: CreatedAt;
   updated_at: Timestamp;
   trained_at: NullableTimestamp;
+  /** Width and height of every training image when they were uniform; null for mixed sizes. */
+  image_width: ColumnType<number | null, number | null | undefined, number | null>;
+  image_height: ColumnType<number | null, number | null | undefined, number | null>;
 }
 
 export interface ModelVersionCountersTable {
@@ -176,8 +179,14 @@ export interface InspectionBatchesTable {
   total: number;
   done: Generated<number>;
   failed: Generated<number>;
-  /** RUNNING or DONE. */
+  /** Images of a source that were not images or could not be ingested. */
+  skipped: Generated<number>;
+  /** EXPANDING (inspections still being created), RUNNING, DONE or FAILED (the source could not be read). */
   status: string;
+  /** What the batch names: `{ imageIds }`, `{ datasetId }` or `{ source, metadata }`. */
+  source: NullableJson<unknown>;
+  /** Why the expansion failed: `{ code, message }`. */
+  error: NullableJson<{ code: string; message: string }>;
   idempotency_key: string | null;
   created_by: string;
   created_at: CreatedAt;
@@ -230,6 +239,105 @@ export interface InspectionOverridesTable {
   at: CreatedAt;
 }
 
+/** One inference process, kept fresh by its heartbeat. */
+export interface InferenceWorkersTable {
+  id: string;
+  host: string;
+  pid: number;
+  /** Artifact sha256s this process has loaded. */
+  loaded_digests: Json<string[]>;
+  started_at: CreatedAt;
+  last_seen_at: Timestamp;
+}
+
+/** Automatic inspection of newly ingested images, per project. */
+export interface AutoInspectionsTable {
+  project_id: string;
+  model_version_id: string;
+  enabled: boolean;
+  line: string | null;
+  station: string | null;
+  camera: string | null;
+  updated_by: string;
+  updated_at: Timestamp;
+}
+
+/** SigV4 access key pairs (the Lookout-compatible REST layer); the secret is AES-256-GCM encrypted. */
+export interface AccessKeyPairsTable {
+  id: Generated<string>;
+  access_key_id: string;
+  secret_ciphertext: string;
+  name: string;
+  role: string;
+  created_at: CreatedAt;
+  created_by: string;
+  revoked_at: NullableTimestamp;
+  last_used_at: NullableTimestamp;
+}
+
+export interface LookoutTagsTable {
+  resource_arn: string;
+  tag_key: string;
+  tag_value: string;
+  updated_at: CreatedAt;
+}
+
+export interface LookoutClientTokensTable {
+  principal_id: string;
+  operation: string;
+  token: string;
+  fingerprint: string;
+  status: number;
+  response: Json<unknown>;
+  /** Renewed when an expired token is used again. */
+  created_at: Timestamp;
+}
+
+export interface LookoutDatasetJobsTable {
+  project_id: string;
+  dataset_type: string;
+  job_id: string;
+  kind: string;
+  created_at: CreatedAt;
+}
+
+export interface LookoutModelOutputsTable {
+  model_version_id: string;
+  bucket: string;
+  prefix: string;
+  manifest_key: string | null;
+  result_key: string | null;
+  written_at: NullableTimestamp;
+}
+
+/** One file of an edge package, as written to the output location. */
+export interface PackagedFile {
+  key: string;
+  sha256: string;
+  bytes: number;
+}
+
+export interface ModelPackagingJobsTable {
+  id: Generated<string>;
+  project_id: string;
+  model_version_id: string;
+  model_version: number;
+  name: string;
+  description: string | null;
+  status: string;
+  status_message: string | null;
+  output_bucket: string;
+  output_prefix: string;
+  component_name: string;
+  component_version: string;
+  configuration: NullableJson<unknown>;
+  files: ColumnType<PackagedFile[], string | undefined, string>;
+  job_id: string | null;
+  created_by: string;
+  created_at: CreatedAt;
+  updated_at: Timestamp;
+}
+
 export interface Database {
   api_keys: ApiKeysTable;
   audit_log: AuditLogTable;
@@ -245,6 +353,14 @@ export interface Database {
   inspection_batches: InspectionBatchesTable;
   inspections: InspectionsTable;
   inspection_overrides: InspectionOverridesTable;
+  inference_workers: InferenceWorkersTable;
+  auto_inspections: AutoInspectionsTable;
+  access_key_pairs: AccessKeyPairsTable;
+  lookout_tags: LookoutTagsTable;
+  lookout_client_tokens: LookoutClientTokensTable;
+  lookout_dataset_jobs: LookoutDatasetJobsTable;
+  lookout_model_outputs: LookoutModelOutputsTable;
+  model_packaging_jobs: ModelPackagingJobsTable;
 }
 
 export type ApiKeyRow = Selectable<ApiKeysTable>;
@@ -268,3 +384,7 @@ export type InspectionRow = Selectable<InspectionsTable>;
 export type NewInspectionRow = Insertable<InspectionsTable>;
 export type InspectionUpdate = Updateable<InspectionsTable>;
 export type InspectionOverrideRow = Selectable<InspectionOverridesTable>;
+export type InferenceWorkerRow = Selectable<InferenceWorkersTable>;
+export type AutoInspectionRow = Selectable<AutoInspectionsTable>;
+export type AccessKeyPairRow = Selectable<AccessKeyPairsTable>;
+export type ModelPackagingJobRow = Selectable<ModelPackagingJobsTable>;

@@ -48,3 +48,4 @@ export type {
   RepositoryListQuery,
 } from './catalog/types';
 export { openImageCatalog } from './catalog/open-catalog';
+export { IMAGE_FILE_NAME, listSourceImages, type SourceLister } from './source-images';

@@ -52,6 +52,8 @@ const finished = [JobStatus.Succeeded, JobStatus.Failed, JobStatus.Cancelled];
       backoff: { baseMs: 10, maxMs: 50 },
       cancelPollIntervalMs: 20,
       shutdownTimeoutMs,
+      // Short, so a job whose worker died is taken over soon after BullMQ redelivers it.
+      leaseMs: 300,
     });
     closers.push(() => created.close({ timeoutMs: 100 }));
     return created;

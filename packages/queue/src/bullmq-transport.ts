@@ -42,6 +42,8 @@ export class BullMqTransport implements JobTransport {
   private readonly queues = new Map<string, Queue>();
   private readonly workers: Worker[] = [];
   private readonly logger: Logger;
+  private readonly reconnectListeners = new Set<() => void>();
+  private wasReady = false;
   private closed = false;
 
   constructor(private readonly options: BullMqTransportOptions) {
@@ -54,6 +56,18 @@ export class BullMqTransport implements JobTransport {
     }
     this.prefix = options.prefix ?? 'vigil';
     this.logger = (options.logger ?? pino({ level: 'silent' })).child({ transport: this.name });
+    this.wasReady = this.connection.status === 'ready';
+    // ioredis emits 'ready' on the first connection and again after every reconnection. A Redis that
+    // keeps nothing on disk comes back empty after a restart, so the runner reconciles on each comeback.
+    this.connection.on('ready', () => {
+      if (!this.wasReady) {
+        this.wasReady = true;
+        return;
+      }
+      if (this.closed) return;
+      this.logger.warn('Redis connection is back; reconciling queued jobs with the jobs table');
+      for (const listener of this.reconnectListeners) listener();
+    });
   }
 
   async start(queues: readonly string[], deliver: DeliverJob): Promise<void> {
@@ -102,6 +116,25 @@ export class BullMqTransport implements JobTransport {
     );
   }
 
+  async missing(jobs: readonly JobRef[]): Promise<JobRef[]> {
+    if (jobs.length === 0) return [];
+    // BullMQ keeps a job's hash at <prefix>:<queue>:<id> while it is waiting, delayed or active; finished
+    // jobs are removed at once (removeOnComplete/removeOnFail), so a missing hash means nothing holds it.
+    const pipeline = this.connection.pipeline();
+    for (const job of jobs) pipeline.exists(`${this.prefix}:${job.queue}:${job.id}`);
+    const results = (await pipeline.exec()) ?? [];
+    return jobs.filter((_, index) => {
+      const [error, exists] = results[index] ?? [null, 0];
+      if (error) throw error;
+      return Number(exists) === 0;
+    });
+  }
+
+  onReconnect(listener: () => void): () => void {
+    this.reconnectListeners.add(listener);
+    return () => this.reconnectListeners.delete(listener);
+  }
+
   async pause(): Promise<void> {
     await Promise.all(this.workers.map((worker) => worker.pause(true)));
   }
@@ -109,6 +142,7 @@ export class BullMqTransport implements JobTransport {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.reconnectListeners.clear();
     // Not forced: the runner has already finished or handed back every job, so this returns promptly.
     await Promise.all(this.workers.map((worker) => worker.close()));
     await Promise.all([...this.queues.values()].map((queue) => queue.close()));

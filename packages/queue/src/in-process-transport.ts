@@ -70,6 +70,10 @@ export class InProcessTransport implements JobTransport {
     this.push(job);
   }
 
+  async missing(jobs: readonly JobRef[]): Promise<JobRef[]> {
+    return jobs.filter((job) => !this.known.has(job.id));
+  }
+
   async pause(): Promise<void> {
     this.accepting = false;
   }

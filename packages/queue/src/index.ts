@@ -21,6 +21,8 @@ export {
   type JobContext,
   type JobHandler,
   type JobRunnerOptions,
+  type DeadLetterQuery,
+  type ReconcileResult,
   type RegisterOptions,
   type SubmitJob,
 } from './job-runner';

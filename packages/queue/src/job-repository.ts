@@ -72,6 +72,7 @@ export class JobRepository implements JobStore {
     }
     if (query.kind !== undefined) select = select.where('kind', '=', query.kind);
     if (query.createdBy !== undefined) select = select.where('created_by', '=', query.createdBy);
+    if (query.idleForMs !== undefined) select = select.where('updated_at', '<', idleSince(query.idleForMs));
     if (query.cursor) {
       const cursorId = decodeCursor(query.cursor);
       const anchor = await this.db.selectFrom('jobs').select('id').where('id', '=', cursorId).executeTakeFirst();
@@ -94,8 +95,12 @@ export class JobRepository implements JobStore {
     return { items, nextCursor: rows.length > limit && last ? encodeCursor(last.id) : null };
   }
 
-  async markRunning(id: string): Promise<JobRow | null> {
+  async markRunning(
+    id: string,
+    options: { readonly staleAfterMs?: number; readonly maxAttempts?: number } = {},
+  ): Promise<JobRow | null> {
     if (!isUuid(id)) return null;
+    const { staleAfterMs, maxAttempts } = options;
     const row = await this.db
       .updateTable('jobs')
       .set((eb) => ({
@@ -108,10 +113,23 @@ export class JobRepository implements JobStore {
         updated_at: sql<Date>`now()`,
       }))
       .where('id', '=', id)
-      .where('status', 'in', [JobStatus.Queued, JobStatus.Running])
+      .where(unclaimed(staleAfterMs))
+      .where(maxAttempts === undefined ? sql<boolean>`true` : sql<boolean>`attempts < ${maxAttempts}`)
       .returningAll()
       .executeTakeFirst();
     return row ?? null;
+  }
+
+  async heartbeat(ids: readonly string[]): Promise<number> {
+    const valid = ids.filter(isUuid);
+    if (valid.length === 0) return 0;
+    const result = await this.db
+      .updateTable('jobs')
+      .set({ updated_at: sql<Date>`now()` })
+      .where('id', 'in', valid)
+      .where('status', '=', JobStatus.Running)
+      .executeTakeFirst();
+    return Number(result.numUpdatedRows);
   }
 
   async reportProgress(id: string, progress: JobProgress): Promise<boolean> {
@@ -148,8 +166,13 @@ export class JobRepository implements JobStore {
     return row ?? null;
   }
 
-  async fail(id: string, error: JobErrorInfo, options: { readonly retryable: boolean }): Promise<JobRow | null> {
+  async fail(
+    id: string,
+    error: JobErrorInfo,
+    options: { readonly retryable: boolean; readonly staleAfterMs?: number },
+  ): Promise<JobRow | null> {
     if (!isUuid(id)) return null;
+    const staleAfterMs = options.staleAfterMs;
     const row = await this.db
       .updateTable('jobs')
       .set({
@@ -159,7 +182,7 @@ export class JobRepository implements JobStore {
         updated_at: sql<Date>`now()`,
       })
       .where('id', '=', id)
-      .where('status', 'in', [JobStatus.Running, JobStatus.Queued])
+      .where(unclaimed(staleAfterMs))
       .returningAll()
       .executeTakeFirst();
     return row ?? null;
@@ -192,4 +215,36 @@ export class JobRepository implements JobStore {
       .executeTakeFirst();
     return row ?? null;
   }
+
+  async replay(id: string): Promise<JobRow | null> {
+    if (!isUuid(id)) return null;
+    const row = await this.db
+      .updateTable('jobs')
+      .set({
+        status: JobStatus.Queued,
+        attempts: 0,
+        progress_done: 0,
+        progress_total: null,
+        progress_step: null,
+        started_at: null,
+        finished_at: null,
+        updated_at: sql<Date>`now()`,
+      })
+      .where('id', '=', id)
+      .where('status', '=', JobStatus.Failed)
+      .returningAll()
+      .executeTakeFirst();
+    return row ?? null;
+  }
+}
+
+/** Queued, or running without a fresh lease (when staleAfterMs is given; any running row otherwise). */
+function unclaimed(staleAfterMs: number | undefined) {
+  if (staleAfterMs === undefined) return sql<boolean>`status in (${JobStatus.Queued}, ${JobStatus.Running})`;
+  return sql<boolean>`(status = ${JobStatus.Queued} or (status = ${JobStatus.Running} and updated_at < ${idleSince(staleAfterMs)}))`;
+}
+
+/** `now() - ms` on the database's clock, so workers on machines with skewed clocks agree on staleness. */
+function idleSince(ms: number) {
+  return sql<Date>`now() - (${Math.max(0, Math.round(ms))}::integer * interval '1 millisecond')`;
 }

@@ -341,7 +341,8 @@ describe('JobRunner with InProcessTransport', () => {
     const store = new InMemoryJobStore();
     const create = async (status: string, attempts: number) => {
       const { job } = await store.create({ queue: Queues.Ingestion, kind: Kinds.Import, payload: {}, createdBy: 'u' });
-      store.forceUpdate(job.id, { status, attempts });
+      // Long untouched: the process that ran it is gone, so its lease has expired.
+      store.forceUpdate(job.id, { status, attempts, updated_at: new Date(0) });
       return job.id;
     };
     const queued = await create(JobStatus.Queued, 0);
@@ -459,21 +460,202 @@ describe('JobRunner with InProcessTransport', () => {
     expect(() => runner.register('q', 'k2', async () => ({}))).toThrow(VigilError);
   });
 
-  it('fails the row and reports UNAVAILABLE when the job cannot be enqueued', async () => {
+  it('keeps a job queued when the transport is down, and a reconciliation delivers it', async () => {
     const store = new InMemoryJobStore();
-    const broken: JobTransport = {
-      name: 'broken',
-      start: async () => undefined,
-      enqueue: async () => {
-        throw new Error('redis down');
+    const inner = new InProcessTransport();
+    let down = true;
+    const flaky: JobTransport = {
+      name: 'flaky',
+      start: (queues, deliver) => inner.start(queues, deliver),
+      enqueue: async (job, options) => {
+        if (down) throw new Error('redis down');
+        await inner.enqueue(job, options);
       },
+      missing: (jobs) => inner.missing(jobs),
+      pause: () => inner.pause(),
+      close: () => inner.close(),
+    };
+    const runner = new JobRunner({ store, transport: flaky, reconcileIntervalMs: 0, cancelPollIntervalMs: 0 });
+    runners.push(runner);
+    runner.register(Queues.Ingestion, Kinds.Import, async () => ({ ok: true }));
+    await runner.start();
+    const job = await submitImport(runner);
+    expect(await store.get(job.id)).toMatchObject({ status: JobStatus.Queued });
+    await expect(runner.reconcile()).rejects.toThrow('redis down');
+    down = false;
+    expect(await runner.reconcile()).toEqual({ queued: 1, abandoned: 0 });
+    expect(await waitFor(store, job.id, finished)).toMatchObject({ status: JobStatus.Succeeded, attempts: 1 });
+    expect(await runner.reconcile()).toEqual({ queued: 0, abandoned: 0 });
+  });
+
+  it('does not enqueue a job a second time on submit while it waits, and gives up on a transport that hangs', async () => {
+    const store = new InMemoryJobStore();
+    const hanging: JobTransport = {
+      name: 'hanging',
+      start: async () => undefined,
+      enqueue: () => new Promise<void>(() => undefined),
+      missing: async (jobs) => [...jobs],
       pause: async () => undefined,
       close: async () => undefined,
     };
-    const runner = new JobRunner({ store, transport: broken });
-    await expect(submitImport(runner)).rejects.toMatchObject({ code: ErrorCode.Unavailable });
-    const [row] = (await store.list()).items;
-    expect(row).toMatchObject({ status: JobStatus.Failed, error: { code: ErrorCode.Unavailable } });
+    const runner = new JobRunner({ store, transport: hanging, enqueueTimeoutMs: 20, reconcileIntervalMs: 0 });
+    runners.push(runner);
+    const job = await submitImport(runner);
+    expect(await store.get(job.id)).toMatchObject({ status: JobStatus.Queued });
+  });
+});
+
+describe('JobRunner reconciliation and leases', () => {
+  /** A transport that can lose everything it holds, as Redis without persistence does on a restart. */
+  class ForgetfulTransport extends InProcessTransport {
+    private readonly listeners = new Set<() => void>();
+    readonly forgotten: string[] = [];
+    private lost = false;
+    override async enqueue(job: { id: string; queue: string; kind: string }, options?: { delayMs?: number }) {
+      if (this.lost) {
+        this.forgotten.push(job.id);
+        return;
+      }
+      await super.enqueue(job, options);
+    }
+    loseEverything(): void {
+      this.lost = true;
+    }
+    comeBack(): void {
+      this.lost = false;
+      for (const listener of this.listeners) listener();
+    }
+    override async missing(jobs: readonly { id: string; queue: string; kind: string }[]) {
+      return this.lost ? [...jobs] : super.missing(jobs);
+    }
+    onReconnect(listener: () => void): () => void {
+      this.listeners.add(listener);
+      return () => this.listeners.delete(listener);
+    }
+  }
+
+  it('re-enqueues queued rows the transport lost when it reconnects', async () => {
+    const store = new InMemoryJobStore();
+    const transport = new ForgetfulTransport();
+    const runner = new JobRunner({ store, transport, reconcileIntervalMs: 0, cancelPollIntervalMs: 0 });
+    runners.push(runner);
+    const ran: string[] = [];
+    runner.register(Queues.Ingestion, Kinds.Import, async (_payload, { jobId }) => {
+      ran.push(jobId);
+      return {};
+    });
+    transport.loseEverything();
+    const jobs = [await submitImport(runner, { n: 1 }), await submitImport(runner, { n: 2 })];
+    expect(transport.forgotten).toHaveLength(2);
+    await runner.start();
+    transport.comeBack();
+    for (const job of jobs) expect(await waitFor(store, job.id, finished)).toMatchObject({ status: 'succeeded' });
+    expect(ran.sort()).toEqual(jobs.map((job) => job.id).sort());
+  });
+
+  it('leaves a running job with a fresh lease to its worker, and takes over one whose lease expired', async () => {
+    const store = new InMemoryJobStore();
+    const create = async () => {
+      const { job } = await store.create({ queue: Queues.Ingestion, kind: Kinds.Import, payload: {}, createdBy: 'u' });
+      return job.id;
+    };
+    // A worker elsewhere is running `live` (it just refreshed its lease); the one running `dead` stopped.
+    const live = await create();
+    const dead = await create();
+    await store.markRunning(live);
+    await store.markRunning(dead);
+    store.forceUpdate(dead, { updated_at: new Date(Date.now() - 10_000) });
+    const { runner, transport } = setup({ leaseMs: 1000, reconcileIntervalMs: 0 }, store);
+    const ran: string[] = [];
+    runner.register(Queues.Ingestion, Kinds.Import, async (_payload, { jobId }) => {
+      ran.push(jobId);
+      return {};
+    });
+    await runner.start();
+    expect(await waitFor(store, dead, finished)).toMatchObject({ status: 'succeeded', attempts: 2 });
+    expect(await runner.reconcile()).toEqual({ queued: 0, abandoned: 0 });
+    // Delivered anyway (as after a worker stall that was no death): refused while the lease is fresh.
+    await transport.enqueue({ id: live, queue: Queues.Ingestion, kind: Kinds.Import });
+    await sleep(50);
+    expect(await store.get(live)).toMatchObject({ status: 'running', attempts: 1 });
+    expect(ran).toEqual([dead]);
+    // The live worker finishes: nothing is left to do and nothing ran twice.
+    await store.succeed(live, { by: 'other worker' });
+    expect(ran).toEqual([dead]);
+  });
+
+  it('refuses to claim a row whose lease is fresh, and claims it once the lease expired', async () => {
+    const store = new InMemoryJobStore();
+    const { job } = await store.create({ queue: 'q', kind: 'k', payload: {}, createdBy: 'u' });
+    expect(await store.markRunning(job.id, { staleAfterMs: 1000 })).toMatchObject({ attempts: 1 });
+    expect(await store.markRunning(job.id, { staleAfterMs: 1000 })).toBeNull();
+    expect(await store.heartbeat([job.id])).toBe(1);
+    store.forceUpdate(job.id, { updated_at: new Date(Date.now() - 2000) });
+    expect(await store.markRunning(job.id, { staleAfterMs: 1000 })).toMatchObject({ attempts: 2 });
+  });
+
+  it('keeps the lease of a running job fresh with heartbeats', async () => {
+    const store = new InMemoryJobStore();
+    const { runner } = setup({ leaseMs: 60 }, store);
+    const release = deferred();
+    const started = deferred();
+    runner.register(Queues.Ingestion, Kinds.Import, async () => {
+      started.resolve();
+      await release.promise;
+      return {};
+    });
+    await runner.start();
+    const job = await submitImport(runner);
+    await started.promise;
+    await sleep(200);
+    const beats = store.writes.filter((write) => write.id === job.id && write.method === 'heartbeat').length;
+    expect(beats).toBeGreaterThanOrEqual(2);
+    // Still fresh after several lease lengths: nobody else may take it.
+    expect(await store.markRunning(job.id, { staleAfterMs: 60 })).toBeNull();
+    release.resolve();
+    expect(await waitFor(store, job.id, finished)).toMatchObject({ status: 'succeeded', attempts: 1 });
+  });
+});
+
+describe('JobRunner dead letters', () => {
+  it('lists failed jobs and replays one with a renewed attempts budget', async () => {
+    const { store, runner } = setup({ maxAttempts: 2 });
+    let healed = false;
+    runner.register(Queues.Ingestion, Kinds.Import, async (payload: { n: number }) => {
+      if (payload.n === 1) throw errors.badInput('bad row');
+      if (!healed) throw new Error('flaky backend');
+      return { n: payload.n };
+    });
+    await runner.start();
+    const bad = await submitImport(runner, { n: 1 });
+    const flaky = await submitImport(runner, { n: 2 });
+    const fine = await runner.submit({ queue: Queues.Training, kind: Kinds.Train, payload: {}, createdBy: 'u' });
+    expect(await waitFor(store, bad.id, finished)).toMatchObject({ status: 'failed', attempts: 1 });
+    expect(await waitFor(store, flaky.id, finished)).toMatchObject({ status: 'failed', attempts: 2 });
+
+    const first = await runner.deadLetters({ limit: 1 });
+    expect(first.items.map((job) => job.id)).toEqual([flaky.id]);
+    expect(first.nextCursor).not.toBeNull();
+    const second = await runner.deadLetters({ limit: 1, cursor: first.nextCursor });
+    expect(second.items.map((job) => job.id)).toEqual([bad.id]);
+    expect(second.nextCursor).toBeNull();
+    expect((await runner.deadLetters({ queue: Queues.Training })).items).toEqual([]);
+    expect((await store.get(fine.id))?.status).toBe('queued');
+
+    healed = true;
+    const replayed = await runner.replay(flaky.id);
+    expect(replayed).toMatchObject({ status: 'queued', attempts: 0, finished_at: null });
+    expect(await waitFor(store, flaky.id, finished)).toMatchObject({
+      status: 'succeeded',
+      attempts: 1,
+      summary: { n: 2 },
+      error: null,
+    });
+    expect((await runner.deadLetters()).items.map((job) => job.id)).toEqual([bad.id]);
+    await expect(runner.replay(flaky.id)).rejects.toMatchObject({ code: ErrorCode.Conflict });
+    await expect(runner.replay('00000000-0000-4000-8000-000000000000')).rejects.toMatchObject({
+      code: ErrorCode.NotFound,
+    });
   });
 });
 

@@ -61,8 +61,41 @@ export interface JobRunnerOptions {
   readonly cancelPollIntervalMs?: number;
   /** How long close() waits for running jobs before handing them back to the queue. Default 30000. */
   readonly shutdownTimeoutMs?: number;
-  /** Re-enqueue queued and interrupted (running) rows of the registered queues on start(). Default true. */
+  /** Reconcile the registered queues with the jobs table on start() (see reconcile()). Default true. */
   readonly recoverOnStart?: boolean;
+  /**
+   * The lease of a running job: its runner refreshes the row (heartbeat) every leaseMs / 3, and a running
+   * row not refreshed for leaseMs is abandoned (its process died) and may be taken over. A delivery of a
+   * job whose lease is fresh waits instead of running it a second time. 0 turns leases off: any delivered
+   * running row is taken over at once. Default 30000.
+   */
+  readonly leaseMs?: number;
+  /**
+   * How often the registered queues are reconciled with the jobs table: every queued row, and every running
+   * row whose lease expired, that the transport no longer holds is enqueued again (Redis restarted empty,
+   * an enqueue that failed). Also done whenever the transport reconnects. 0 turns the timer off. Default 60000.
+   */
+  readonly reconcileIntervalMs?: number;
+  /**
+   * How long submit() waits for the transport to take a new job. Past it (or on an enqueue error) the job
+   * stays queued in the jobs table, and the next reconciliation delivers it. Default 5000.
+   */
+  readonly enqueueTimeoutMs?: number;
+}
+
+/** What one reconciliation did. */
+export interface ReconcileResult {
+  /** Queued rows the transport had lost, enqueued again. */
+  readonly queued: number;
+  /** Running rows with an expired lease the transport had lost, enqueued again. */
+  readonly abandoned: number;
+}
+
+export interface DeadLetterQuery {
+  readonly queue?: string | readonly string[];
+  readonly kind?: string;
+  readonly limit?: number;
+  readonly cursor?: string | null;
 }
 
 /** The reason of an aborted JobContext.signal. */
@@ -109,6 +142,15 @@ export class JobRunner {
   private readonly cancelPollIntervalMs: number;
   private readonly shutdownTimeoutMs: number;
   private readonly recoverOnStart: boolean;
+  private readonly leaseMs: number;
+  private readonly reconcileIntervalMs: number;
+  private readonly enqueueTimeoutMs: number;
+  private servedQueues: readonly string[] = [];
+  private reconciling: Promise<ReconcileResult> | null = null;
+  private reconcileAgain = false;
+  private reconcileTimer: NodeJS.Timeout | undefined;
+  private heartbeatTimer: NodeJS.Timeout | undefined;
+  private unsubscribeReconnect: (() => void) | undefined;
   private readonly handlers = new Map<string, Registration>();
   private readonly active = new Map<string, ActiveJob>();
   private readonly executions = new Set<Promise<unknown>>();
@@ -128,6 +170,9 @@ export class JobRunner {
     this.cancelPollIntervalMs = options.cancelPollIntervalMs ?? 2000;
     this.shutdownTimeoutMs = options.shutdownTimeoutMs ?? 30_000;
     this.recoverOnStart = options.recoverOnStart ?? true;
+    this.leaseMs = nonNegative(options.leaseMs ?? 30_000, 'leaseMs');
+    this.reconcileIntervalMs = nonNegative(options.reconcileIntervalMs ?? 60_000, 'reconcileIntervalMs');
+    this.enqueueTimeoutMs = nonNegative(options.enqueueTimeoutMs ?? 5000, 'enqueueTimeoutMs');
   }
 
   register<P = unknown, S = unknown>(
@@ -153,31 +198,73 @@ export class JobRunner {
   /** Records the job and enqueues it. With an idempotency key already used, returns that job instead. */
   async submit<P>(input: SubmitJob<P>): Promise<JobRow> {
     if (this.closing) throw new VigilError(ErrorCode.Unavailable, 'the job runner is shutting down');
-    const { job, created } = await this.store.create(input);
+    const { job } = await this.store.create(input);
     if (job.status !== JobStatus.Queued) return job;
-    try {
-      await this.transport.enqueue(refOf(job));
-    } catch (error) {
-      this.logger.error({ jobId: job.id, err: describeError(error) }, 'could not enqueue job');
-      if (created) {
-        const failure: JobErrorInfo = {
-          code: ErrorCode.Unavailable,
-          message: 'the job could not be queued',
-          retryable: false,
-          attempt: 0,
-        };
-        await this.store.fail(job.id, failure, { retryable: false }).catch(() => undefined);
-      }
-      throw new VigilError(
-        ErrorCode.Unavailable,
-        'the job could not be queued; try again',
-        { jobId: job.id },
-        {
-          cause: error,
-        },
-      );
-    }
+    await this.enqueueOrDefer(job);
     return job;
+  }
+
+  /**
+   * Failed jobs (dead letters: non-retryable failures and jobs that used every attempt), newest first,
+   * with cursor pagination.
+   */
+  deadLetters(query: DeadLetterQuery = {}): Promise<JobPage> {
+    return this.store.list({
+      ...(query.queue === undefined ? {} : { queue: query.queue }),
+      ...(query.kind === undefined ? {} : { kind: query.kind }),
+      status: JobStatus.Failed,
+      order: 'newest',
+      ...(query.limit === undefined ? {} : { limit: query.limit }),
+      cursor: query.cursor ?? null,
+    });
+  }
+
+  /**
+   * Gives a dead letter a new life: failed -> queued with a renewed attempts budget, enqueued on the
+   * transport. NOT_FOUND for an unknown id, CONFLICT for a job that is not failed. Auditing is the caller's.
+   */
+  async replay(jobId: string): Promise<JobRow> {
+    const job = await this.store.replay(jobId);
+    if (!job) {
+      const existing = await this.store.get(jobId);
+      if (!existing) throw errors.notFound('job', jobId);
+      throw errors.conflict(`job ${jobId} is ${existing.status}: only a failed job (a dead letter) can be replayed`, {
+        status: existing.status,
+      });
+    }
+    await this.enqueueOrDefer(job);
+    return job;
+  }
+
+  /**
+   * Enqueues every row of the served queues that should be in the transport and is not: queued rows, and
+   * running rows whose lease expired (their worker died). The jobs table is the truth; the transport only
+   * delivers ids, and may have lost them (Redis restarted empty). Enqueueing is idempotent (the transport
+   * id is the row id) and a delivered row that is finished or held by a live worker is not run again, so
+   * a reconciliation racing a normal delivery costs a wasted delivery at most. One runs at a time; asking
+   * during one runs another after it.
+   */
+  reconcile(): Promise<ReconcileResult> {
+    if (this.reconciling) {
+      this.reconcileAgain = true;
+      return this.reconciling;
+    }
+    const run = (async () => {
+      let total: ReconcileResult = { queued: 0, abandoned: 0 };
+      do {
+        this.reconcileAgain = false;
+        const result = await this.reconcileOnce();
+        total = { queued: total.queued + result.queued, abandoned: total.abandoned + result.abandoned };
+      } while (this.reconcileAgain && !this.closing);
+      return total;
+    })();
+    this.reconciling = run;
+    void run
+      .finally(() => {
+        if (this.reconciling === run) this.reconciling = null;
+      })
+      .catch(() => undefined);
+    return run;
   }
 
   async get(jobId: string): Promise<JobRow> {
@@ -208,11 +295,23 @@ export class JobRunner {
     if (this.started) return;
     this.started = true;
     const queues = [...new Set([...this.handlers.values()].map((registration) => registration.queue))];
-    if (this.recoverOnStart && queues.length > 0) await this.recover(queues);
+    this.servedQueues = queues;
+    if (this.recoverOnStart && queues.length > 0) await this.reconcile();
     await this.transport.start(queues, (job) => this.deliver(job));
     if (this.cancelPollIntervalMs > 0) {
       this.poller = setInterval(() => void this.pollCancellations(), this.cancelPollIntervalMs);
       this.poller.unref();
+    }
+    if (queues.length > 0) {
+      if (this.leaseMs > 0) {
+        this.heartbeatTimer = setInterval(() => void this.heartbeat(), Math.max(10, Math.floor(this.leaseMs / 3)));
+        this.heartbeatTimer.unref();
+      }
+      if (this.reconcileIntervalMs > 0) {
+        this.reconcileTimer = setInterval(() => this.reconcileInBackground('timer'), this.reconcileIntervalMs);
+        this.reconcileTimer.unref();
+      }
+      this.unsubscribeReconnect = this.transport.onReconnect?.(() => this.reconcileInBackground('reconnect'));
     }
     this.logger.info({ queues, transport: this.transport.name }, 'job runner started');
   }
@@ -229,7 +328,11 @@ export class JobRunner {
   private async shutdown(timeoutMs: number): Promise<void> {
     this.closing = true;
     if (this.poller) clearInterval(this.poller);
+    if (this.reconcileTimer) clearInterval(this.reconcileTimer);
+    this.unsubscribeReconnect?.();
     await this.transport.pause();
+    // A reconciliation waits for Redis while it is down; shutdown does not wait for that.
+    if (this.reconciling) await waitAll([this.reconciling.catch(() => undefined)], 1000);
     await waitAll([...this.executions], timeoutMs);
     for (const [jobId, entry] of this.active) {
       if (entry.state !== 'running') continue;
@@ -241,26 +344,75 @@ export class JobRunner {
       this.abort(jobId, 'shutdown');
       this.logger.warn({ jobId }, 'job did not finish before shutdown; it stays queued for the next start');
     }
+    if (this.heartbeatTimer) clearInterval(this.heartbeatTimer);
     await this.transport.close();
     this.logger.info('job runner closed');
   }
 
-  private async recover(queues: readonly string[]): Promise<void> {
+  private async reconcileOnce(): Promise<ReconcileResult> {
+    const queues = this.servedQueues;
+    if (queues.length === 0) return { queued: 0, abandoned: 0 };
+    const queued = await this.enqueueMissing({ queue: queues, status: JobStatus.Queued });
+    // With leases off, every running row counts as interrupted (the old single-process behaviour).
+    const abandoned = await this.enqueueMissing({ queue: queues, status: JobStatus.Running, idleForMs: this.leaseMs });
+    if (queued + abandoned > 0) this.logger.info({ queued, abandoned }, 're-enqueued jobs the transport did not hold');
+    return { queued, abandoned };
+  }
+
+  private async enqueueMissing(query: JobListQuery): Promise<number> {
     let cursor: string | null = null;
     let count = 0;
     do {
-      const page: JobPage = await this.store.list({
-        queue: queues,
-        status: [JobStatus.Queued, JobStatus.Running],
-        order: 'oldest',
-        limit: RECOVERY_PAGE_SIZE,
-        cursor,
-      });
-      for (const job of page.items) await this.transport.enqueue(refOf(job));
-      count += page.items.length;
+      const page: JobPage = await this.store.list({ ...query, order: 'oldest', limit: RECOVERY_PAGE_SIZE, cursor });
+      const missing = await this.transport.missing(page.items.map(refOf));
+      for (const ref of missing) await this.transport.enqueue(ref);
+      count += missing.length;
       cursor = page.nextCursor;
-    } while (cursor);
-    if (count > 0) this.logger.info({ count }, 're-enqueued unfinished jobs');
+    } while (cursor && !this.closing);
+    return count;
+  }
+
+  private reconcileInBackground(reason: 'timer' | 'reconnect'): void {
+    if (this.closing) return;
+    this.reconcile().catch((error: unknown) =>
+      this.logger.warn({ reason, err: describeError(error) }, 'could not reconcile the queues; will try again'),
+    );
+  }
+
+  /** The lease of the jobs this process runs; a dead process stops refreshing, and its jobs become stale. */
+  private async heartbeat(): Promise<void> {
+    const ids = [...this.active].filter(([, entry]) => entry.state === 'running').map(([id]) => id);
+    if (ids.length === 0) return;
+    try {
+      await this.store.heartbeat(ids);
+    } catch (error) {
+      this.logger.warn({ err: describeError(error) }, 'could not refresh the lease of running jobs');
+    }
+  }
+
+  /** Enqueues a recorded job; if the transport is down or slow, the job stays queued for the next reconciliation. */
+  private async enqueueOrDefer(job: JobRow): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      await Promise.race([
+        this.transport.enqueue(refOf(job)),
+        new Promise<never>((_, reject) => {
+          timer = setTimeout(
+            () => reject(new VigilError(ErrorCode.Unavailable, 'the queue did not answer in time')),
+            this.enqueueTimeoutMs,
+          );
+          timer.unref();
+        }),
+      ]);
+    } catch (error) {
+      // Never dropped: the row is the truth, and reconciliation enqueues it once the transport is back.
+      this.logger.warn(
+        { jobId: job.id, queue: job.queue, err: describeError(error) },
+        'could not enqueue job now; it stays queued and is delivered at the next reconciliation',
+      );
+    } finally {
+      if (timer) clearTimeout(timer);
+    }
   }
 
   private async deliver(ref: JobRef): Promise<DeliveryOutcome> {
@@ -287,6 +439,20 @@ export class JobRunner {
   }
 
   private async prepareAndExecute(ref: JobRef, entry: ActiveJob): Promise<DeliveryOutcome> {
+    const lease = this.leaseMs > 0 ? { staleAfterMs: this.leaseMs } : {};
+    // The common case in one round trip: claim the row (queued, or running with an expired lease, with
+    // attempts left). Anything else takes the slow path below, which reads the row to see why.
+    const known = this.handlers.get(handlerKey(ref.queue, ref.kind));
+    if (known && !this.closing && entry.state === 'running') {
+      const claimed = await this.store.markRunning(ref.id, { ...lease, maxAttempts: known.maxAttempts });
+      if (claimed && claimed.queue === ref.queue && claimed.kind === ref.kind) {
+        return this.execute(claimed, known, entry);
+      }
+      if (claimed) {
+        // Only a transport that mislabels ids gets here; hand the claim back and decide from the row.
+        await this.store.release(claimed.id);
+      }
+    }
     const row = await this.store.get(ref.id);
     if (!row) {
       this.logger.warn({ jobId: ref.id }, 'delivered job does not exist; dropping it');
@@ -306,20 +472,36 @@ export class JobRunner {
     }
     if (row.attempts >= registration.maxAttempts) {
       const interrupted = row.status === JobStatus.Running;
-      await this.failForGood(row, {
-        code: ErrorCode.Internal,
-        message: interrupted
-          ? `the job was interrupted (its process stopped) on attempt ${row.attempts} of ${registration.maxAttempts}; giving up`
-          : `the job has used all ${registration.maxAttempts} attempts`,
-        details: { attempts: row.attempts, maxAttempts: registration.maxAttempts, interrupted },
-        retryable: false,
-        attempt: row.attempts,
-      });
-      return DONE;
+      const failed = await this.failForGood(
+        row,
+        {
+          code: ErrorCode.Internal,
+          message: interrupted
+            ? `the job was interrupted (its process stopped) on attempt ${row.attempts} of ${registration.maxAttempts}; giving up`
+            : `the job has used all ${registration.maxAttempts} attempts`,
+          details: { attempts: row.attempts, maxAttempts: registration.maxAttempts, interrupted },
+          retryable: false,
+          attempt: row.attempts,
+        },
+        lease,
+      );
+      return failed ? DONE : this.afterRefusal(row.id);
     }
-    const running = await this.store.markRunning(row.id);
-    if (!running) return DONE;
+    const running = await this.store.markRunning(row.id, lease);
+    if (!running) return this.afterRefusal(row.id);
     return this.execute(running, registration, entry);
+  }
+
+  /**
+   * The row could not be claimed. If a live worker holds it (a redelivery after a lost Redis or a stall of a
+   * worker that is in fact alive), look again when its lease could have expired, rather than running it twice
+   * at once; a finished row needs nothing more.
+   */
+  private async afterRefusal(jobId: string): Promise<DeliveryOutcome> {
+    const row = await this.store.get(jobId);
+    if (row?.status === JobStatus.Running) return { type: 'retry', delayMs: Math.max(this.leaseMs, 10) };
+    if (row?.status === JobStatus.Queued) return { type: 'retry', delayMs: 10 };
+    return DONE;
   }
 
   private async execute(row: JobRow, registration: Registration, entry: ActiveJob): Promise<DeliveryOutcome> {
@@ -398,9 +580,14 @@ export class JobRunner {
     return DONE;
   }
 
-  private async failForGood(row: JobRow, failure: JobErrorInfo): Promise<void> {
-    await this.store.fail(row.id, failure, { retryable: false });
-    this.logger.error({ jobId: row.id, queue: row.queue, kind: row.kind, error: failure }, 'job failed');
+  private async failForGood(
+    row: JobRow,
+    failure: JobErrorInfo,
+    lease: { readonly staleAfterMs?: number } = {},
+  ): Promise<JobRow | null> {
+    const failed = await this.store.fail(row.id, failure, { retryable: false, ...lease });
+    if (failed) this.logger.error({ jobId: row.id, queue: row.queue, kind: row.kind, error: failure }, 'job failed');
+    return failed;
   }
 
   private abort(jobId: string, reason: 'cancelled' | 'shutdown'): void {
@@ -455,6 +642,11 @@ function parsePayload(registration: Registration, payload: unknown): unknown {
 function unserialisableSummary(error: unknown): VigilError {
   const message = isVigilError(error) ? error.message : 'job summary is not JSON-serialisable';
   return new VigilError(ErrorCode.Internal, message, { retryable: false }, { cause: error });
+}
+
+function nonNegative(value: number, name: string): number {
+  if (!Number.isFinite(value) || value < 0) throw errors.badInput(`${name} must be >= 0`, { [name]: value });
+  return value;
 }
 
 function positiveInteger(value: number, name: string): number {

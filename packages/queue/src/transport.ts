@@ -26,6 +26,16 @@ export interface JobTransport {
   start(queues: readonly string[], deliver: DeliverJob): Promise<void>;
   /** A no-op while the same id is already waiting, delayed or being delivered. */
   enqueue(job: JobRef, options?: { readonly delayMs?: number }): Promise<void>;
+  /**
+   * The refs among `jobs` this transport does not hold (waiting, delayed or being delivered): what was lost,
+   * e.g. when Redis restarted empty, and must be enqueued again from the jobs table.
+   */
+  missing(jobs: readonly JobRef[]): Promise<JobRef[]>;
+  /**
+   * Calls `listener` each time the transport's backing store is reachable again after a loss (Redis
+   * reconnected: it may have come back empty). Returns a function that unsubscribes.
+   */
+  onReconnect?(listener: () => void): () => void;
   /** Stops taking new deliveries; deliveries under way go on. */
   pause(): Promise<void>;
   /** Waits for deliveries under way, then frees everything. Pending jobs stay queued in the jobs table. */

@@ -47,6 +47,8 @@ export interface JobListQuery {
   readonly limit?: number;
   /** nextCursor of the previous page. */
   readonly cursor?: string | null;
+  /** Only rows not updated for at least this long (by the store's clock): abandoned running jobs. */
+  readonly idleForMs?: number;
 }
 
 export interface JobPage {
@@ -80,19 +82,37 @@ export interface JobStore {
   get(id: string): Promise<JobRow | null>;
   list(query?: JobListQuery): Promise<JobPage>;
   /**
-   * queued|running -> running, attempts + 1, progress reset. 'running' is accepted because a job is only
-   * delivered to one worker at a time: a delivered running row was interrupted (crash, stalled worker).
-   * Null when the job is missing or finished.
+   * queued|running -> running, attempts + 1, progress reset. A running row was interrupted (crash, stalled
+   * worker, lost Redis) and is taken over; with `staleAfterMs`, only when it has not been updated (progress
+   * or heartbeat) for that long, so two workers never claim the same live job. Null when the job is missing,
+   * finished, or running under a fresh lease, or (with `maxAttempts`) has used that many attempts already.
    */
-  markRunning(id: string): Promise<JobRow | null>;
+  markRunning(
+    id: string,
+    options?: { readonly staleAfterMs?: number; readonly maxAttempts?: number },
+  ): Promise<JobRow | null>;
+  /** Refreshes updated_at of those rows that are still running: the lease of a live worker. Returns how many. */
+  heartbeat(ids: readonly string[]): Promise<number>;
   /** Only while running; false means the job is no longer running (e.g. cancelled elsewhere). */
   reportProgress(id: string, progress: JobProgress): Promise<boolean>;
   /** running -> succeeded. Null when the job was not running. */
   succeed(id: string, summary: unknown): Promise<JobRow | null>;
-  /** running|queued -> queued (retryable: another attempt follows) or failed. Null when neither. */
-  fail(id: string, error: JobErrorInfo, options: { readonly retryable: boolean }): Promise<JobRow | null>;
+  /**
+   * running|queued -> queued (retryable: another attempt follows) or failed. Null when neither; with
+   * `staleAfterMs`, also null for a running row whose lease is fresh (see markRunning).
+   */
+  fail(
+    id: string,
+    error: JobErrorInfo,
+    options: { readonly retryable: boolean; readonly staleAfterMs?: number },
+  ): Promise<JobRow | null>;
   /** queued|running -> cancelled; a finished job is returned unchanged; null when missing. */
   cancel(id: string): Promise<JobRow | null>;
   /** running -> queued, giving the attempt back: used at shutdown for jobs that did not finish in time. */
   release(id: string): Promise<JobRow | null>;
+  /**
+   * failed -> queued with a fresh attempts budget (attempts 0, progress and finish time cleared; the last
+   * error stays until the job succeeds). Null when the job is missing or not failed.
+   */
+  replay(id: string): Promise<JobRow | null>;
 }

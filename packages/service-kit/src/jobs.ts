@@ -27,10 +27,18 @@ export async function openJobSystem(
         connection: environment.REDIS_URL,
         prefix: environment.QUEUE_PREFIX,
         concurrency: environment.WORKER_CONCURRENCY,
+        lockDurationMs: Math.round(environment.QUEUE_LOCK_DURATION_SECONDS * 1000),
+        stalledIntervalMs: Math.round(environment.QUEUE_STALLED_INTERVAL_SECONDS * 1000),
         logger,
       })
     : new InProcessTransport({ concurrency: environment.WORKER_CONCURRENCY, logger });
-  const system = new JobRunner({ store: new JobRepository(db), transport, logger });
+  const system = new JobRunner({
+    store: new JobRepository(db),
+    transport,
+    logger,
+    leaseMs: Math.round(environment.QUEUE_LEASE_SECONDS * 1000),
+    reconcileIntervalMs: Math.round(environment.QUEUE_RECONCILE_INTERVAL_SECONDS * 1000),
+  });
   return {
     system,
     description: environment.REDIS_URL ? 'BullMQ (REDIS_URL)' : 'in-process',

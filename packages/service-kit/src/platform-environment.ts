@@ -25,6 +25,15 @@ export const platformEnvironmentSchema = z.object({
     .string()
     .regex(/^[A-Za-z0-9_.-]+$/, 'letters, digits, _ . and - only')
     .default('vigil'),
+  /**
+   * Queue reliability (see @vigil/queue): how often workers reconcile their queues with the jobs table (lost
+   * Redis data, failed enqueues), the lease of a running job (a worker that stops refreshing it for this long
+   * is presumed dead and its job taken over), and BullMQ's lock and stalled-job check.
+   */
+  QUEUE_RECONCILE_INTERVAL_SECONDS: z.coerce.number().min(0).max(86_400).default(60),
+  QUEUE_LEASE_SECONDS: z.coerce.number().min(0).max(86_400).default(30),
+  QUEUE_LOCK_DURATION_SECONDS: z.coerce.number().min(0.1).max(3600).default(30),
+  QUEUE_STALLED_INTERVAL_SECONDS: z.coerce.number().min(0.1).max(3600).default(30),
   /** Object store bucket; when unset, objects live on local disk under VIGIL_DATA_DIR/objects. */
   S3_BUCKET: z.string().optional(),
   S3_PREFIX: z.string().default(''),

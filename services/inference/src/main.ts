@@ -29,6 +29,7 @@ export async function main(
         db,
         store: storage.store,
         images: catalog,
+        sources: storage.sources,
         jobs,
         audit,
         log,
@@ -39,6 +40,9 @@ export async function main(
           threads: environment.INFERENCE_THREADS,
           detectTimeoutMs: environment.INFERENCE_DETECT_TIMEOUT_SECONDS * 1000,
           maxUploadBytes: environment.UPLOAD_MAX_BYTES,
+          allowLocalFiles: storage.allowLocalFiles,
+          heartbeatMs: environment.INFERENCE_HEARTBEAT_SECONDS * 1000,
+          jobsPerWorker: environment.INFERENCE_JOBS_PER_WORKER,
         },
       });
       inference = module;

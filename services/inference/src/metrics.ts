@@ -1,6 +1,14 @@
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { CacheEvents } from './domain/model-cache';
 
+/** A hosted version's load, as the autoscaling gauges report it. */
+export interface DeploymentLoad {
+  readonly modelVersionId: string;
+  readonly desired: number;
+  readonly loadedBy: number;
+  readonly pending: number;
+}
+
 /**
  * Prometheus metrics of the inference workers and queues, in a registry of their own (not prom-client's
  * global one) so several instances in one process (tests) never collide. Rates (images/s) come from the
@@ -14,8 +22,52 @@ export class InferenceMetrics {
   private readonly cacheHits: Counter;
   private readonly cacheMisses: Counter;
 
-  constructor(queueDepth: () => Promise<Record<string, number>>) {
+  constructor(
+    queueDepth: () => Promise<Record<string, number>>,
+    deployments: () => Promise<readonly DeploymentLoad[]> = async () => [],
+  ) {
     const registers = [this.registry];
+    // Per hosted version, for an autoscaler (KEDA / HPA on an external metric): how many workers it should
+    // have, clamp(ceil(pending / per-worker target), minWorkers, maxWorkers), and how many have it loaded.
+    // Read at scrape time from the shared database, so every process reports the same values.
+    // prom-client collects all metrics concurrently: the three gauges share one in-flight database read.
+    let inflight: Promise<void> | null = null;
+    const refresh = (): Promise<void> =>
+      (inflight ??= (async () => {
+        const rows = await deployments();
+        for (const gauge of Object.values(gauges)) gauge.reset();
+        for (const row of rows) {
+          const labels = { model_version_id: row.modelVersionId };
+          gauges.desired.set(labels, row.desired);
+          gauges.loaded.set(labels, row.loadedBy);
+          gauges.pending.set(labels, row.pending);
+        }
+      })().finally(() => {
+        inflight = null;
+      }));
+    const gauges = {
+      desired: new Gauge({
+        name: 'vigil_inference_desired_workers',
+        help: 'Workers a hosted model version should have: clamp(ceil(pending / per-worker target), min, max)',
+        labelNames: ['model_version_id'],
+        registers,
+        collect: refresh,
+      }),
+      loaded: new Gauge({
+        name: 'vigil_inference_workers_loaded',
+        help: 'Live inference workers that have a hosted model version loaded',
+        labelNames: ['model_version_id'],
+        registers,
+        collect: refresh,
+      }),
+      pending: new Gauge({
+        name: 'vigil_inference_pending_inspections',
+        help: 'Inspections queued or running per hosted model version',
+        labelNames: ['model_version_id'],
+        registers,
+        collect: refresh,
+      }),
+    };
     new Gauge({
       name: 'vigil_inference_queue_depth',
       help: 'Detection jobs queued or running, per queue',

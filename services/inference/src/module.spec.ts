@@ -11,6 +11,7 @@ import {
   silentLogger,
   type RunningJobSystem,
 } from '@vigil/service-kit';
+import { encodeJson, eventsV1, EVENTS_QUEUE } from '@vigil/proto';
 import type { DetectionModel, InferenceEngine } from './domain/engine';
 import type { Inspection } from './domain/types';
 import { createInferenceService, type InferenceConfig, type InferenceModule } from './module';
@@ -186,6 +187,34 @@ describe('inference service (PGlite, in-process jobs, fake engine)', () => {
     expect(rows).toHaveLength(1);
   });
 
+  it('queues a recorded detection that never got its job (a crash between the steps) when the call is retried', async () => {
+    // The state a process leaves when it dies after recording the inspection and before queuing it.
+    await handle.db
+      .insertInto('inspections')
+      .values({
+        project_id: (await running.module.hosting.version(modelVersionId)).projectId,
+        model_version_id: modelVersionId,
+        model_version: 1,
+        artifact_sha256: 'a'.repeat(64),
+        image_id: images[3]!,
+        status: 'QUEUED',
+        requested_by: 'key-1',
+        idempotency_key: 'lost-1',
+      })
+      .execute();
+    const retried = await running.module.inspections.detect(
+      { modelVersionId, imageId: images[3], idempotencyKey: 'lost-1' },
+      actor,
+    );
+    expect(retried).toMatchObject({ status: 'DONE', idempotencyKey: 'lost-1' });
+    const rows = await handle.db
+      .selectFrom('inspections')
+      .selectAll()
+      .where('idempotency_key', '=', 'lost-1')
+      .execute();
+    expect(rows).toHaveLength(1);
+  });
+
   it('fails a poisoned image in its own inspection only', async () => {
     const batch = await running.module.inspections.submitBatch(
       { modelVersionId, imageIds: [images[0], poisonedImage, images[3]] },
@@ -271,5 +300,291 @@ describe('backpressure', () => {
       details: expect.objectContaining({ retryAfterSeconds: 7, limit: 1, queue: 'inference-interactive' }),
     });
     expect((await running.module.inspections.get(pending.id)).status).toBe('QUEUED');
+  });
+});
+
+async function insertProject(name: string): Promise<string> {
+  return (
+    await handle.db
+      .insertInto('projects')
+      .values({ name, created_by: 'seed' })
+      .returning('id')
+      .executeTakeFirstOrThrow()
+  ).id;
+}
+
+async function insertVersion(
+  projectId: string,
+  values: { status: string; digest: string; width?: number; height?: number },
+): Promise<string> {
+  return (
+    await handle.db
+      .insertInto('model_versions')
+      .values({
+        project_id: projectId,
+        version: 1,
+        status: values.status,
+        artifact_key: 'models/artifact',
+        artifact_sha256: values.digest,
+        engine_config: '{}',
+        created_by: 'seed',
+        image_width: values.width ?? null,
+        image_height: values.height ?? null,
+      })
+      .returning('id')
+      .executeTakeFirstOrThrow()
+  ).id;
+}
+
+async function until<T>(read: () => Promise<T>, done: (value: T) => boolean): Promise<T> {
+  for (let i = 0; ; i++) {
+    const value = await read();
+    if (done(value) || i > 500) return value;
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+describe('bad input', () => {
+  let running: { module: InferenceModule; jobs: RunningJobSystem };
+  let sized: string;
+  beforeAll(async () => {
+    running = await open({ maxBatchImages: 20_000 }, { workers: false });
+    sized = await insertVersion(await insertProject('sized'), {
+      status: 'HOSTED',
+      digest: 'e'.repeat(64),
+      width: 32,
+      height: 24,
+    });
+  });
+  afterAll(async () => {
+    await running?.jobs.close();
+  });
+
+  it('refuses an image without the training images size, before queuing, with expected and actual', async () => {
+    const single = await errorOf(
+      running.module.inspections.detect({ modelVersionId: sized, imageId: images[0] }, actor),
+    );
+    expect(single).toEqual({
+      code: 'INVALID_IMAGE',
+      details: expect.objectContaining({ expected: { width: 32, height: 24 }, actual: { width: 16, height: 16 } }),
+    });
+    const batch = await errorOf(
+      running.module.inspections.submitBatch({ modelVersionId: sized, imageIds: [images[0], images[1]] }, actor),
+    );
+    expect(batch).toEqual({
+      code: 'INVALID_IMAGE',
+      details: expect.objectContaining({ expected: { width: 32, height: 24 }, count: 2 }),
+    });
+    const recorded = await handle.db
+      .selectFrom('inspections')
+      .select('id')
+      .where('model_version_id', '=', sized)
+      .execute();
+    expect(recorded).toEqual([]);
+  });
+
+  it('refuses a batch of 100,000 ids with its limit, before reading any of them', async () => {
+    const ids = Array.from({ length: 100_000 }, (_, i) => i.toString(16).padStart(64, '0'));
+    const refused = await errorOf(
+      running.module.inspections.submitBatch({ modelVersionId: sized, imageIds: ids }, actor),
+    );
+    expect(refused).toEqual({ code: 'BAD_USER_INPUT', details: { limit: 20_000, count: 100_000 } });
+  });
+
+  it('answers NOT_FOUND once the project (and with it the version) is deleted', async () => {
+    const projectId = await insertProject('doomed');
+    const doomed = await insertVersion(projectId, { status: 'HOSTED', digest: 'f'.repeat(64) });
+    await handle.db.deleteFrom('projects').where('id', '=', projectId).execute();
+    const single = await errorOf(
+      running.module.inspections.detect({ modelVersionId: doomed, imageId: images[0] }, actor),
+    );
+    expect(single.code).toBe('NOT_FOUND');
+    const batch = await errorOf(
+      running.module.inspections.submitBatch({ modelVersionId: doomed, imageIds: [images[0]] }, actor),
+    );
+    expect(batch.code).toBe('NOT_FOUND');
+  });
+});
+
+describe('stopModel across worker processes', () => {
+  it('every process drops a stopped version at its next sweep, and the registry counts who has it loaded', async () => {
+    const digest = 'b'.repeat(64);
+    const version = await insertVersion(await insertProject('two-workers'), { status: 'TRAINED', digest });
+    const a = await open({ heartbeatMs: 60_000 });
+    const b = await open({ heartbeatMs: 60_000 });
+    try {
+      await a.module.hosting.start(version, 1, 3, actor);
+      await until(
+        () => a.module.hosting.version(version),
+        (v) => v.status === 'HOSTED',
+      );
+      // The second process loads it as it would on its first detection of this version.
+      await b.module.hosting.runHostJob({ modelVersionId: version, actor });
+      await a.module.workers.tick();
+      await b.module.workers.tick();
+      expect(await a.module.workers.loadedBy(digest)).toBe(2);
+      expect(await a.module.workers.alive()).toEqual(
+        expect.arrayContaining([
+          expect.objectContaining({ id: a.module.workers.id, pid: process.pid }),
+          expect.objectContaining({ id: b.module.workers.id }),
+        ]),
+      );
+
+      await a.module.hosting.stop(version, actor);
+      await a.module.workers.tick();
+      expect(await a.module.workers.loadedBy(digest)).toBe(1);
+      expect(await b.module.workers.sweep()).toEqual([digest]);
+      await b.module.workers.tick();
+      expect(await a.module.workers.loadedBy(digest)).toBe(0);
+      // And nothing new runs on it: a detection is refused before it is queued.
+      const refused = await errorOf(
+        b.module.inspections.detect({ modelVersionId: version, imageId: images[0] }, actor),
+      );
+      expect(refused.code).toBe('CONFLICT');
+    } finally {
+      for (const p of [a, b]) {
+        await p.jobs.close();
+        await p.module.close();
+      }
+    }
+    const rows = await handle.db.selectFrom('inference_workers').select('id').execute();
+    expect(rows.map((r) => r.id)).not.toEqual(expect.arrayContaining([a.module.workers.id]));
+  });
+
+  it('exports the desired workers of each hosted version as a Prometheus gauge', async () => {
+    const digest = 'd'.repeat(64);
+    const version = await insertVersion(await insertProject('gauged'), { status: 'TRAINED', digest });
+    const p = await open({ jobsPerWorker: 2 }, { workers: false });
+    try {
+      await p.module.hosting.start(version, 1, 3, actor);
+      const text = await p.module.metrics.text();
+      // The host-model job is queued, not an inspection: nothing pending, so the minimum.
+      expect(text).toContain(`vigil_inference_desired_workers{model_version_id="${version}"} 1`);
+      for (const imageId of images.slice(0, 3)) {
+        await handle.db
+          .insertInto('inspections')
+          .values({
+            project_id: (await p.module.hosting.version(version)).projectId,
+            model_version_id: version,
+            model_version: 1,
+            artifact_sha256: digest,
+            image_id: imageId,
+            status: 'QUEUED',
+            requested_by: 'seed',
+          })
+          .execute();
+      }
+      expect(await p.module.metrics.text()).toContain(
+        `vigil_inference_desired_workers{model_version_id="${version}"} 2`,
+      );
+    } finally {
+      await p.jobs.close();
+    }
+  });
+});
+
+describe('automatic inspection of newly ingested images', () => {
+  it('inspects each matching new image once with the hosted version, on the batch queue', async () => {
+    const projectId = await insertProject('auto');
+    const version = await insertVersion(projectId, { status: 'TRAINED', digest: 'c'.repeat(64) });
+    const other = await insertVersion(await insertProject('auto-other'), { status: 'TRAINED', digest: 'c'.repeat(64) });
+    const p = await open();
+    try {
+      const auto = p.module.autoInspection;
+      const input = { projectId, modelVersionId: version, enabled: true, line: 'L9' };
+      expect((await errorOf(auto.set(input, actor))).code).toBe('CONFLICT');
+      expect((await errorOf(auto.set({ ...input, modelVersionId: other }, actor))).code).toBe('BAD_USER_INPUT');
+      await p.module.hosting.start(version, 1, 1, actor);
+      await until(
+        () => p.module.hosting.version(version),
+        (v) => v.status === 'HOSTED',
+      );
+      expect(await auto.set(input, actor)).toMatchObject({ enabled: true, match: { line: 'L9', station: null } });
+
+      const bytes = await syntheticImage({ format: 'png', width: 16, height: 16, seed: 77 });
+      const image = (await catalog.ingest({ bytes, metadata: { line: 'L9' }, actor: actor.principal })).image;
+      const event = encodeJson(eventsV1.ImageIngestedSchema, {
+        imageId: image.id,
+        sha256: image.id,
+        width: 16,
+        height: 16,
+        metadata: { line: 'L9' },
+      });
+      // Delivered twice (a redelivery): still one inspection.
+      const jobs = [
+        await p.jobs.system.submit({
+          queue: EVENTS_QUEUE,
+          kind: eventsV1.ImageIngestedSchema.typeName,
+          payload: event,
+          createdBy: 'x',
+        }),
+        await p.jobs.system.submit({
+          queue: EVENTS_QUEUE,
+          kind: eventsV1.ImageIngestedSchema.typeName,
+          payload: event,
+          createdBy: 'x',
+        }),
+      ];
+      for (const job of jobs) {
+        const done = await until(
+          () => p.jobs.system.get(job.id),
+          (j) => j?.status === 'succeeded' || j?.status === 'failed',
+        );
+        expect(done?.status).toBe('succeeded');
+      }
+      const key = `auto:${projectId}:${version}:${image.id}`;
+      const inspection = await until(
+        () => p.module.inspections.list({ projectId }, { first: 10 }),
+        (page) => page.nodes.every((n) => n.status === 'DONE'),
+      );
+      expect(inspection.nodes).toEqual([
+        expect.objectContaining({
+          imageId: image.id,
+          status: 'DONE',
+          idempotencyKey: key,
+          requestedBy: 'auto-inspection',
+        }),
+      ]);
+      const job = await p.jobs.system.get(inspection.nodes[0]?.jobId as string);
+      expect(job?.queue).toBe('inference-batch');
+
+      // Another line, or the setting disabled: nothing.
+      expect(
+        await auto.onImageIngested({
+          imageId: images[0] as string,
+          width: 16,
+          height: 16,
+          line: 'L8',
+          station: null,
+          camera: null,
+        }),
+      ).toEqual({
+        inspected: 0,
+        skipped: 0,
+      });
+      await auto.set({ projectId, enabled: false }, actor);
+      expect(
+        await auto.onImageIngested({
+          imageId: images[0] as string,
+          width: 16,
+          height: 16,
+          line: 'L9',
+          station: null,
+          camera: null,
+        }),
+      ).toEqual({
+        inspected: 0,
+        skipped: 0,
+      });
+      const audit = await handle.db
+        .selectFrom('audit_log')
+        .select('action')
+        .where('entity_id', '=', projectId)
+        .execute();
+      expect(audit.map((r) => r.action)).toEqual(['inspection.auto.set', 'inspection.auto.set']);
+    } finally {
+      await p.jobs.close();
+      await p.module.close();
+    }
   });
 });

@@ -7,6 +7,7 @@ import type { Router } from 'express';
 import { typeDefs } from './graphql/type-defs';
 import { ingestionResolvers } from './graphql/resolvers';
 import { imagesRouter } from './http/images-router';
+import { ImageEventPublisher, publishingCatalog } from './events/image-ingested';
 import { ImageImporter } from './imports/importer';
 import { ImageImportJobs } from './imports/jobs';
 import { decodeImportImagesPayload, IngestionJobKind, IngestionQueue } from './imports/payloads';
@@ -43,13 +44,15 @@ export function createIngestionService(deps: IngestionDeps): IngestionService {
     maxBytes: deps.config.maxUploadBytes,
   });
   const imports = new ImageImportJobs(deps.jobs, deps.audit);
-  const importer = new ImageImporter(catalog, deps.sources, {
+  // Uploads and bulk imports announce each new image (ImageIngested) for automatic inspection.
+  const announcing = publishingCatalog(catalog, new ImageEventPublisher(deps.jobs));
+  const importer = new ImageImporter(announcing, deps.sources, {
     maxImageBytes: deps.config.maxUploadBytes,
     allowLocalFiles: deps.config.allowLocalFiles,
   });
   return {
     subgraph: { name: 'ingestion', typeDefs, resolvers: ingestionResolvers({ catalog, imports }) },
-    router: imagesRouter({ catalog, maxUploadBytes: deps.config.maxUploadBytes, log: deps.log }),
+    router: imagesRouter({ catalog: announcing, maxUploadBytes: deps.config.maxUploadBytes, log: deps.log }),
     catalog,
     registerWorkers: () => {
       deps.jobs.register(IngestionQueue.Imports, IngestionJobKind.ImportImages, (payload, context) =>

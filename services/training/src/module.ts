@@ -11,6 +11,8 @@ import { KyselyEvaluationRepository } from './repositories/evaluations';
 import { KyselyTrainingDataSource } from './repositories/training-data';
 import { Trainer, type ImageBytes } from './jobs/trainer';
 import { TrainingJobKind, TrainingQueue, TrainModelPayloadSchema } from './jobs/payloads';
+import { KyselyPackagingJobRepository } from './packaging/repository';
+import { PackagingJobKind, PackagingService, type OnnxExporter, type PackageWriter } from './packaging/service';
 
 export interface TrainingConfig {
   /** onnxruntime threads a training uses. */
@@ -29,11 +31,16 @@ export interface TrainingDeps {
   readonly config: TrainingConfig;
   /** The engine; default: @vigil/engine, loaded on the first training. */
   readonly engine?: () => Promise<Engine>;
+  /** Where model packaging jobs write edge packages (the customer's S3); absent: packaging is refused. */
+  readonly packageWriter?: PackageWriter;
+  /** The engine's ONNX export; default: @vigil/engine, loaded on the first packaging job. */
+  readonly exporter?: OnnxExporter;
 }
 
 export interface TrainingModule {
   readonly subgraph: SubgraphDefinition;
   readonly models: ModelService;
+  readonly packaging: PackagingService;
   registerWorkers(): void;
 }
 
@@ -54,13 +61,25 @@ export function createTrainingService(deps: TrainingDeps): TrainingModule {
     tx,
     { threads: deps.config.engineThreads, maxMaskBytes: deps.config.maxMaskBytes },
   );
+  const packaging = new PackagingService(
+    new KyselyPackagingJobRepository(deps.db),
+    versions,
+    data,
+    deps.jobs,
+    deps.store,
+    deps.audit,
+    deps.exporter ?? (() => import('@vigil/engine')),
+    deps.packageWriter ?? null,
+  );
   return {
-    subgraph: { name: 'training', typeDefs, resolvers: trainingResolvers({ models }) },
+    subgraph: { name: 'training', typeDefs, resolvers: trainingResolvers({ models, packaging }) },
     models,
+    packaging,
     registerWorkers: () => {
       deps.jobs.register(TrainingQueue.Training, TrainingJobKind.TrainModel, (payload, context) =>
         trainer.train(TrainModelPayloadSchema.parse(payload), context),
       );
+      deps.jobs.register(TrainingQueue.Training, PackagingJobKind, (payload) => packaging.run(payload));
     },
   };
 }

@@ -75,6 +75,7 @@ export class InMemoryJobStore implements JobStore {
       .filter((row) => !statuses || statuses.includes(row.status))
       .filter((row) => query.kind === undefined || row.kind === query.kind)
       .filter((row) => query.createdBy === undefined || row.created_by === query.createdBy)
+      .filter((row) => query.idleForMs === undefined || row.updated_at.getTime() < Date.now() - query.idleForMs)
       .sort((a, b) => compareRows(a, b) * (newestFirst ? -1 : 1));
     if (query.cursor) {
       const anchor = this.rows.get(decodeCursor(query.cursor));
@@ -86,7 +87,14 @@ export class InMemoryJobStore implements JobStore {
     return { items, nextCursor: rows.length > limit && last ? encodeCursor(last.id) : null };
   }
 
-  async markRunning(id: string): Promise<JobRow | null> {
+  async markRunning(
+    id: string,
+    options: { readonly staleAfterMs?: number; readonly maxAttempts?: number } = {},
+  ): Promise<JobRow | null> {
+    if (this.leaseHeld(id, options.staleAfterMs)) return null;
+    const maxAttempts = options.maxAttempts;
+    const current = isUuid(id) ? this.rows.get(id.toLowerCase()) : undefined;
+    if (maxAttempts !== undefined && current && current.attempts >= maxAttempts) return null;
     return this.transition(id, 'markRunning', [JobStatus.Queued, JobStatus.Running], (row) => ({
       status: JobStatus.Running,
       attempts: row.attempts + 1,
@@ -95,6 +103,12 @@ export class InMemoryJobStore implements JobStore {
       progress_step: null,
       started_at: new Date(),
     }));
+  }
+
+  async heartbeat(ids: readonly string[]): Promise<number> {
+    let count = 0;
+    for (const id of ids) if (await this.transition(id, 'heartbeat', [JobStatus.Running], () => ({}))) count += 1;
+    return count;
   }
 
   async reportProgress(id: string, progress: JobProgress): Promise<boolean> {
@@ -115,7 +129,12 @@ export class InMemoryJobStore implements JobStore {
     }));
   }
 
-  async fail(id: string, error: JobErrorInfo, options: { readonly retryable: boolean }): Promise<JobRow | null> {
+  async fail(
+    id: string,
+    error: JobErrorInfo,
+    options: { readonly retryable: boolean; readonly staleAfterMs?: number },
+  ): Promise<JobRow | null> {
+    if (this.leaseHeld(id, options.staleAfterMs)) return null;
     return this.transition(id, 'fail', [JobStatus.Running, JobStatus.Queued], () => ({
       status: options.retryable ? JobStatus.Queued : JobStatus.Failed,
       error: roundTrip(error),
@@ -138,11 +157,30 @@ export class InMemoryJobStore implements JobStore {
     }));
   }
 
+  async replay(id: string): Promise<JobRow | null> {
+    return this.transition(id, 'replay', [JobStatus.Failed], () => ({
+      status: JobStatus.Queued,
+      attempts: 0,
+      progress_done: 0,
+      progress_total: null,
+      progress_step: null,
+      started_at: null,
+      finished_at: null,
+    }));
+  }
+
   /** Test hook: put a row into any state, e.g. 'running' to simulate a process that crashed mid-job. */
   forceUpdate(id: string, changes: Partial<JobRow>): void {
     const row = this.rows.get(id);
     if (!row) throw errors.notFound('job', id);
     this.rows.set(id, { ...row, ...changes });
+  }
+
+  /** A running row updated less than staleAfterMs ago: a live worker holds it. */
+  private leaseHeld(id: string, staleAfterMs: number | undefined): boolean {
+    if (staleAfterMs === undefined || !isUuid(id)) return false;
+    const row = this.rows.get(id.toLowerCase());
+    return row?.status === JobStatus.Running && row.updated_at.getTime() >= Date.now() - staleAfterMs;
   }
 
   private async transition(

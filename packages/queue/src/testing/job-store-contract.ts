@@ -205,5 +205,40 @@ export function describeJobStoreContract(name: string, options: JobStoreContract
       await store.markRunning(job.id);
       expect(await store.release(job.id)).toMatchObject({ status: JobStatus.Queued, attempts: 0 });
     });
+
+    it('claims a running job only once its lease expired, and heartbeats renew the lease', async () => {
+      const store = await options.create();
+      const queue = uniqueQueue();
+      const { job } = await store.create(newJob(queue));
+      expect(await store.markRunning(job.id, { staleAfterMs: 60_000 })).toMatchObject({ attempts: 1 });
+      expect(await store.markRunning(job.id, { staleAfterMs: 60_000 })).toBeNull();
+      expect(await store.fail(job.id, failure(false), { retryable: false, staleAfterMs: 60_000 })).toBeNull();
+      expect(await store.heartbeat([job.id, 'not-a-uuid'])).toBe(1);
+      expect((await store.list({ queue, status: JobStatus.Running, idleForMs: 60_000 })).items).toEqual([]);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      expect((await store.list({ queue, status: JobStatus.Running, idleForMs: 10 })).items).toHaveLength(1);
+      expect(await store.markRunning(job.id, { staleAfterMs: 10, maxAttempts: 1 })).toBeNull();
+      expect(await store.markRunning(job.id, { staleAfterMs: 10, maxAttempts: 3 })).toMatchObject({ attempts: 2 });
+      await store.succeed(job.id, {});
+      expect(await store.heartbeat([job.id])).toBe(0);
+    });
+
+    it('replays a failed job with a renewed attempts budget, and nothing else', async () => {
+      const store = await options.create();
+      const { job } = await store.create(newJob(uniqueQueue()));
+      expect(await store.replay(job.id)).toBeNull();
+      await store.markRunning(job.id);
+      await store.fail(job.id, failure(false), { retryable: false });
+      const replayed = await store.replay(job.id);
+      expect(replayed).toMatchObject({
+        status: JobStatus.Queued,
+        attempts: 0,
+        started_at: null,
+        finished_at: null,
+        error: { code: ErrorCode.Unavailable },
+      });
+      expect(await store.replay(job.id)).toBeNull();
+      expect(await store.replay('00000000-0000-4000-8000-000000000000')).toBeNull();
+    });
   });
 }

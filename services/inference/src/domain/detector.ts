@@ -2,7 +2,7 @@ import { describeError, ErrorCode, isVigilError, VigilError } from '@vigil/contr
 import type { Logger } from '@vigil/service-kit';
 import { putContentAddressed, type ObjectStore } from '@vigil/storage';
 import type { InspectionEvents } from './events';
-import type { DetectionModel, InferenceEngine } from './engine';
+import { engineReadable, type DetectionModel, type InferenceEngine } from './engine';
 import { HostingStatus, type ModelHost } from './hosting';
 import type { ModelCache } from './model-cache';
 import type { HostableVersion, HostingRepository, Inspection, InspectionRepository } from './types';
@@ -75,6 +75,10 @@ export class Detector implements ModelHost {
   private async detect(inspection: Inspection, started: Date): Promise<Inspection | null> {
     const version = await this.deps.hosting.findVersion(inspection.modelVersionId);
     if (!version || version.status !== HostingStatus.Hosted) {
+      // Stopped or deleted meanwhile, perhaps through another process: this process drops the model too.
+      if (inspection.artifactSha256 && version?.status !== HostingStatus.StartingHosting) {
+        await this.deps.cache.evict(inspection.artifactSha256);
+      }
       return this.deps.inspections.fail(
         inspection.id,
         {
@@ -85,7 +89,7 @@ export class Detector implements ModelHost {
       );
     }
     const readStart = performance.now();
-    const bytes = await this.deps.images.readBytes(inspection.imageId);
+    const bytes = await engineReadable(await this.deps.images.readBytes(inspection.imageId));
     const decodeMs = performance.now() - readStart;
     return this.deps.cache.use(
       this.digestOf(version),

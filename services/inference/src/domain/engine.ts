@@ -1,3 +1,4 @@
+import { sniffFormat, toPng } from '@vigil/images';
 import type { AnomalyArea } from './types';
 
 /** What the detector needs of a loaded model (the engine's AnomalyModel satisfies it). */
@@ -31,4 +32,12 @@ export function lazyInferenceEngine(): () => Promise<InferenceEngine> {
     }));
     return loading;
   };
+}
+
+/**
+ * The engine decodes with sharp, which has no BMP decoder, while the image catalogue accepts BMP: such an image
+ * is handed over as a lossless PNG of the same pixels. Every other format goes as stored.
+ */
+export async function engineReadable(bytes: Buffer): Promise<Buffer> {
+  return sniffFormat(bytes) === 'bmp' ? toPng(bytes) : bytes;
 }

@@ -1,18 +1,20 @@
 import { z } from 'zod';
 import { CaptureMetadataSchema, ErrorCode, errors, isUuid, VigilError, type CaptureMetadata } from '@vigil/contracts';
 import { decodeCursor, encodeCursor, pageSize, type AuditTrail, type JobSystem, type Page } from '@vigil/service-kit';
+import { parseSourceUri } from '@vigil/storage';
 import {
-  encodeBatchDetect,
   encodeInteractiveDetect,
   InferenceJobKind,
   InferenceQueue,
   type DetectPayload,
+  type ExpandBatchPayload,
 } from '../jobs/payloads';
 import type { InspectionEvents } from './events';
 import { HostingStatus, type Actor } from './hosting';
 import {
   InspectionStatus,
   VERDICTS,
+  type BatchSource,
   type HostableVersion,
   type HostingRepository,
   type Inspection,
@@ -21,21 +23,64 @@ import {
   type InspectionMetadata,
   type InspectionOverride,
   type InspectionRepository,
-  type NewInspection,
   type Verdict,
 } from './types';
 
+/** A stored image as inspection sees it. */
+export interface InspectableImage {
+  readonly id: string;
+  readonly line: string | null;
+  readonly station: string | null;
+  readonly camera: string | null;
+  readonly lot: string | null;
+  readonly capturedAt: Date | null;
+  readonly width: number;
+  readonly height: number;
+}
+
 /** What inspection needs of a stored image (the image catalogue). */
 export interface ImageLookup {
-  get(id: string): Promise<{
-    readonly id: string;
-    readonly line: string | null;
-    readonly station: string | null;
-    readonly camera: string | null;
-    readonly lot: string | null;
-    readonly capturedAt: Date | null;
-  }>;
-  getMany(ids: readonly string[]): Promise<Array<{ readonly id: string } | null>>;
+  get(id: string): Promise<InspectableImage>;
+  /** Aligned with `ids`, null where none exists. */
+  getMany(ids: readonly string[]): Promise<Array<InspectableImage | null>>;
+}
+
+/** How many offending images an error lists. */
+const LISTED = 20;
+
+/**
+ * Lookout requires an image to have the training images' dimensions. A version trained on one size keeps it;
+ * one trained on mixed sizes accepts any.
+ */
+export function sizeMismatch(
+  version: Pick<HostableVersion, 'imageWidth' | 'imageHeight'>,
+  image: { readonly width: number; readonly height: number },
+): boolean {
+  if (version.imageWidth === null || version.imageHeight === null) return false;
+  return image.width !== version.imageWidth || image.height !== version.imageHeight;
+}
+
+function wrongSize(
+  version: HostableVersion,
+  images: readonly { readonly id: string; readonly width: number; readonly height: number }[],
+): VigilError {
+  const expected = { width: version.imageWidth, height: version.imageHeight };
+  const first = images[0];
+  const what =
+    images.length === 1 && first
+      ? `image ${first.id} is ${first.width}x${first.height}`
+      : `${images.length} image(s) do not have that size`;
+  return new VigilError(
+    ErrorCode.InvalidImage,
+    `model version ${version.version} was trained on ${expected.width}x${expected.height} images and detects only ` +
+      `that size; ${what}`,
+    {
+      expected,
+      ...(images.length === 1 && first ? { actual: { width: first.width, height: first.height } } : {}),
+      images: images.slice(0, LISTED).map((i) => ({ imageId: i.id, width: i.width, height: i.height })),
+      count: images.length,
+    },
+  );
 }
 
 export interface InspectionConfig {
@@ -64,8 +109,16 @@ const BatchInputSchema = z.object({
   modelVersionId: z.string(),
   imageIds: z.array(z.string()).nullish(),
   datasetId: z.string().nullish(),
+  source: z.string().trim().min(1).max(2048).nullish(),
+  metadata: CaptureMetadataSchema.nullish(),
   idempotencyKey: KeySchema.nullish(),
 });
+
+/** BAD_USER_INPUT now for a URI that can never be read (the expansion job reads it later). */
+function checkedSourceUri(uri: string): string {
+  parseSourceUri(uri);
+  return uri;
+}
 
 const FilterSchema = z.object({
   projectId: z.string().nullish(),
@@ -110,10 +163,11 @@ export class InspectionService {
     const parsed = parse(DetectInputSchema, input, 'detection');
     if (parsed.idempotencyKey) {
       const existing = await this.inspections.findByIdempotencyKey(parsed.idempotencyKey);
-      if (existing) return this.waitFor(existing);
+      if (existing && !lostItsJob(existing)) return this.waitFor(existing);
     }
     const version = await this.hostedVersion(parsed.modelVersionId);
     const image = await this.images.get(parsed.imageId);
+    if (sizeMismatch(version, image)) throw wrongSize(version, [image]);
     await this.admit(InferenceQueue.Interactive, 1);
     const { inspection, created } = await this.inspections.create({
       ...this.recordFields(version, actor),
@@ -122,7 +176,8 @@ export class InspectionService {
       metadata: mergeMetadata(image, parsed.metadata ?? undefined),
       idempotencyKey: parsed.idempotencyKey ?? null,
     });
-    if (!created) return this.waitFor(inspection);
+    // A first attempt that crashed between recording and queuing left a record without a job: queue it now.
+    if (!created && !lostItsJob(inspection)) return this.waitFor(inspection);
     const payload: DetectPayload = {
       inspectionId: inspection.id,
       imageId: inspection.imageId,
@@ -150,7 +205,11 @@ export class InspectionService {
     return this.waitFor(inspection);
   }
 
-  /** One inspection per distinct image, each a job on the batch queue; answers at once with the batch. */
+  /**
+   * Accepts a batch and answers at once: stored images and datasets are checked now (existence, size, queue
+   * room), a folder or S3 prefix when the background expand-batch job lists and ingests it. That job creates
+   * one inspection per distinct image, each a job on the batch queue.
+   */
   async submitBatch(input: unknown, actor: Actor): Promise<InspectionBatch> {
     const parsed = parse(BatchInputSchema, input, 'inspection batch');
     const max = this.config.maxBatchImages;
@@ -158,8 +217,11 @@ export class InspectionService {
       const existing = await this.inspections.findBatchByKey(parsed.idempotencyKey);
       if (existing) return existing;
     }
-    if ((parsed.imageIds ? 1 : 0) + (parsed.datasetId ? 1 : 0) !== 1) {
-      throw errors.badInput('name the images of a batch with exactly one of imageIds or datasetId');
+    if ((parsed.imageIds ? 1 : 0) + (parsed.datasetId ? 1 : 0) + (parsed.source ? 1 : 0) !== 1) {
+      throw errors.badInput('name the images of a batch with exactly one of imageIds, datasetId or source');
+    }
+    if (parsed.metadata && !parsed.source) {
+      throw errors.badInput('metadata applies to the images a source batch ingests; stored images keep their own');
     }
     if (parsed.imageIds && parsed.imageIds.length > max) {
       throw errors.badInput(`a batch holds at most ${max} images; this one names ${parsed.imageIds.length}`, {
@@ -168,73 +230,133 @@ export class InspectionService {
       });
     }
     const version = await this.hostedVersion(parsed.modelVersionId);
-    let imageIds: string[];
-    if (parsed.datasetId) {
-      const dataset = isUuid(parsed.datasetId) ? await this.hosting.datasetImages(parsed.datasetId, max + 1) : null;
-      if (!dataset) throw errors.notFound('dataset', parsed.datasetId);
-      if (dataset.imageIds.length > max) {
-        throw errors.badInput(`a batch holds at most ${max} images; the dataset has more`, { limit: max });
-      }
-      imageIds = dataset.imageIds;
-    } else {
-      imageIds = parsed.imageIds ?? [];
-    }
-    imageIds = [...new Set(imageIds)];
-    if (imageIds.length === 0) throw errors.badInput('the batch names no images');
-    const found = await this.images.getMany(imageIds);
-    const missing = imageIds.filter((_, i) => !found[i]);
-    if (missing.length > 0) {
-      throw new VigilError(ErrorCode.NotFound, `${missing.length} image(s) of the batch were not found`, {
-        entity: 'image',
-        missing: missing.slice(0, 20),
-      });
-    }
-    await this.admit(InferenceQueue.Batch, imageIds.length);
+    const source = parsed.source
+      ? ({
+          kind: 'source',
+          uri: checkedSourceUri(parsed.source),
+          ...(parsed.metadata ? { metadata: parsed.metadata } : {}),
+        } as const)
+      : await this.storedImages(version, parsed.imageIds ?? null, parsed.datasetId ?? null);
+    if (source.kind === 'images') await this.admit(InferenceQueue.Batch, source.imageIds.length);
     const { batch, created } = await this.inspections.createBatch({
       projectId: version.projectId,
       modelVersionId: version.id,
-      total: imageIds.length,
+      total: source.kind === 'images' ? source.imageIds.length : 0,
+      source,
       idempotencyKey: parsed.idempotencyKey ?? null,
       createdBy: actor.principal.id,
     });
     if (!created) return batch;
-    const records = await this.inspections.createMany(
-      await Promise.all(
-        imageIds.map(async (imageId): Promise<NewInspection> => ({
-          ...this.recordFields(version, actor),
-          imageId,
-          batchId: batch.id,
-          metadata: mergeMetadata(await this.images.get(imageId), undefined),
-          idempotencyKey: `batch:${batch.id}:${imageId}`,
-        })),
-      ),
-    );
-    for (const record of records) {
-      const job = await this.jobs.submit({
-        queue: InferenceQueue.Batch,
-        kind: InferenceJobKind.BatchDetect,
-        payload: encodeBatchDetect({
-          inspectionId: record.id,
-          imageId: record.imageId,
-          modelVersionId: version.id,
-          idempotencyKey: record.idempotencyKey ?? '',
-          batchId: batch.id,
-          actor,
-        }),
-        createdBy: actor.principal.id,
-        idempotencyKey: `inspection:${record.id}`,
-      });
-      await this.inspections.setJob(record.id, job.id);
-    }
+    const payload: ExpandBatchPayload = { batchId: batch.id, actor };
+    await this.jobs.submit({
+      queue: InferenceQueue.Batch,
+      kind: InferenceJobKind.ExpandBatch,
+      payload,
+      createdBy: actor.principal.id,
+      idempotencyKey: `batch:${batch.id}`,
+    });
     await this.audit.record({
       actor: actor.principal,
       action: 'inspection.batch',
       entityType: 'inspection_batch',
       entityId: batch.id,
-      after: { modelVersionId: version.id, total: batch.total },
+      after: {
+        modelVersionId: version.id,
+        ...(source.kind === 'images'
+          ? { total: source.imageIds.length, ...(source.datasetId ? { datasetId: source.datasetId } : {}) }
+          : { source: source.uri }),
+      },
       ...(actor.requestId ? { requestId: actor.requestId } : {}),
     });
     return batch;
+  }
+
+  /** The distinct stored images a batch names, each existing and of the model's size. */
+  private async storedImages(
+    version: HostableVersion,
+    imageIds: readonly string[] | null,
+    datasetId: string | null,
+  ): Promise<Extract<BatchSource, { kind: 'images' }>> {
+    const max = this.config.maxBatchImages;
+    let ids: string[];
+    if (datasetId) {
+      const dataset = isUuid(datasetId) ? await this.hosting.datasetImages(datasetId, max + 1) : null;
+      if (!dataset) throw errors.notFound('dataset', datasetId);
+      if (dataset.imageIds.length > max) {
+        throw errors.badInput(`a batch holds at most ${max} images; the dataset has more`, { limit: max });
+      }
+      ids = dataset.imageIds;
+    } else {
+      ids = [...(imageIds ?? [])];
+    }
+    ids = [...new Set(ids)];
+    if (ids.length === 0) throw errors.badInput('the batch names no images');
+    const found = await this.images.getMany(ids);
+    const missing = ids.filter((_, i) => !found[i]);
+    if (missing.length > 0) {
+      throw new VigilError(ErrorCode.NotFound, `${missing.length} image(s) of the batch were not found`, {
+        entity: 'image',
+        missing: missing.slice(0, LISTED),
+      });
+    }
+    const misfits = found.filter(
+      (image): image is NonNullable<typeof image> => image !== null && sizeMismatch(version, image),
+    );
+    if (misfits.length > 0) throw wrongSize(version, misfits);
+    return { kind: 'images', imageIds: ids, ...(datasetId ? { datasetId } : {}) };
+  }
+
+  /** Refuses work over a queue's configured depth with RESOURCE_EXHAUSTED and a retry-after. */
+  async admit(queue: string, count: number): Promise<void> {
+    const depth = await this.inspections.queueDepth(queue);
+    if (depth + count > this.config.maxQueueDepth) {
+      throw new VigilError(
+        ErrorCode.ResourceExhausted,
+        `the ${queue} queue is full (${depth} waiting, limit ${this.config.maxQueueDepth}); retry after ${this.config.retryAfterSeconds} s`,
+        { queue, depth, limit: this.config.maxQueueDepth, retryAfterSeconds: this.config.retryAfterSeconds },
+      );
+    }
+  }
+
+  /**
+   * An automatic inspection of a newly ingested image, on the batch queue (never ahead of a line's detection).
+   * Keyed by (project, version, image), so a redelivered event records nothing twice; a record left without its
+   * job (a crash between the two writes) gets it on the redelivery.
+   */
+  async autoInspect(version: HostableVersion, imageId: string, actor: Actor): Promise<Inspection> {
+    const key = `auto:${version.projectId}:${version.id}:${imageId}`;
+    const existing = await this.inspections.findByIdempotencyKey(key);
+    if (existing?.jobId) return existing;
+    let inspection = existing;
+    if (!inspection) {
+      await this.admit(InferenceQueue.Batch, 1);
+      const image = await this.images.get(imageId);
+      inspection = (
+        await this.inspections.create({
+          ...this.recordFields(version, actor),
+          imageId,
+          batchId: null,
+          metadata: mergeMetadata(image, undefined),
+          idempotencyKey: key,
+        })
+      ).inspection;
+      if (inspection.jobId) return inspection;
+    }
+    const job = await this.jobs.submit({
+      queue: InferenceQueue.Batch,
+      kind: InferenceJobKind.AutoDetect,
+      payload: encodeInteractiveDetect({
+        inspectionId: inspection.id,
+        imageId,
+        modelVersionId: version.id,
+        idempotencyKey: key,
+        actor,
+      }),
+      createdBy: actor.principal.id,
+      idempotencyKey: `inspection:${inspection.id}`,
+    });
+    await this.inspections.setJob(inspection.id, job.id);
+    return inspection;
   }
 
   async get(id: string): Promise<Inspection> {
@@ -318,22 +440,16 @@ export class InspectionService {
     await this.admit(InferenceQueue.Interactive, 1);
   }
 
+  /** Inspections of a version queued or running (what the desired worker count follows). */
+  pendingFor(modelVersionId: string): Promise<number> {
+    return isUuid(modelVersionId) ? this.inspections.pendingCount(modelVersionId) : Promise.resolve(0);
+  }
+
   queueDepth(queue: string): Promise<number> {
     return this.inspections.queueDepth(queue);
   }
 
   /** Refuses (never drops) work that would take a queue over its configured depth. */
-  private async admit(queue: string, count: number): Promise<void> {
-    const depth = await this.inspections.queueDepth(queue);
-    if (depth + count > this.config.maxQueueDepth) {
-      throw new VigilError(
-        ErrorCode.ResourceExhausted,
-        `the ${queue} queue is full (${depth} waiting, limit ${this.config.maxQueueDepth}); retry after ${this.config.retryAfterSeconds} s`,
-        { queue, depth, limit: this.config.maxQueueDepth, retryAfterSeconds: this.config.retryAfterSeconds },
-      );
-    }
-  }
-
   private async hostedVersion(id: string): Promise<HostableVersion> {
     const version = isUuid(id) ? await this.hosting.findVersion(id) : null;
     if (!version) throw errors.notFound('model version', id);
@@ -388,6 +504,11 @@ function isFinished(inspection: Inspection): boolean {
 }
 
 /** Given metadata wins field by field; the rest comes from the image's capture metadata. */
+/** Recorded but never queued (a crash between the two steps): a retry with the same key queues it. */
+function lostItsJob(inspection: Inspection): boolean {
+  return inspection.status === InspectionStatus.Queued && inspection.jobId === null;
+}
+
 export function mergeMetadata(
   image: Pick<InspectionMetadata, 'line' | 'station' | 'camera' | 'lot' | 'capturedAt'>,
   given: CaptureMetadata | undefined,

@@ -1,3 +1,4 @@
+import type { CaptureMetadata } from '@vigil/contracts';
 import type { Cursor } from '@vigil/service-kit';
 
 export const InspectionStatus = { Queued: 'QUEUED', Running: 'RUNNING', Done: 'DONE', Failed: 'FAILED' } as const;
@@ -103,6 +104,17 @@ export interface InspectionFilter {
   readonly until?: Date;
 }
 
+/**
+ * EXPANDING: its inspections are still being created (the total may grow); RUNNING: all created, some pending;
+ * DONE: every inspection finished; FAILED: the expansion could not read what the batch names.
+ */
+export type BatchStatus = 'EXPANDING' | 'RUNNING' | 'DONE' | 'FAILED';
+
+/** What a batch inspects: stored images (listed, or a dataset's, resolved at submission) or a folder/S3 prefix. */
+export type BatchSource =
+  | { readonly kind: 'images'; readonly imageIds: readonly string[]; readonly datasetId?: string }
+  | { readonly kind: 'source'; readonly uri: string; readonly metadata?: CaptureMetadata };
+
 export interface InspectionBatch {
   readonly id: string;
   readonly projectId: string;
@@ -110,7 +122,13 @@ export interface InspectionBatch {
   readonly total: number;
   readonly done: number;
   readonly failed: number;
-  readonly status: 'RUNNING' | 'DONE';
+  /** Images of a source that could not be ingested, or were not images. */
+  readonly skipped: number;
+  readonly status: BatchStatus;
+  /** What the batch names; the expansion job reads it. */
+  readonly source: BatchSource;
+  /** Why the expansion failed (status FAILED). */
+  readonly error: { readonly code: string; readonly message: string } | null;
   readonly idempotencyKey: string | null;
   readonly createdBy: string;
   readonly createdAt: Date;
@@ -140,17 +158,27 @@ export interface InspectionRepository {
     actorName: string;
   }): Promise<InspectionOverride>;
   overridesOf(inspectionId: string): Promise<InspectionOverride[]>;
+  /** A new batch, EXPANDING; or the batch that already has this idempotency key (`created: false`). */
   createBatch(input: {
     projectId: string;
     modelVersionId: string;
     total: number;
+    source: BatchSource;
     idempotencyKey: string | null;
     createdBy: string;
   }): Promise<{ batch: InspectionBatch; created: boolean }>;
+  /** While EXPANDING: the number of inspections and of skipped source items. */
+  setBatchTotal(id: string, total: number, skipped: number): Promise<void>;
+  /** EXPANDING -> RUNNING, or DONE when every inspection already finished. */
+  finishExpansion(id: string, at: Date): Promise<InspectionBatch | null>;
+  /** EXPANDING -> FAILED with the reason. */
+  failBatch(id: string, error: { code: string; message: string }, at: Date): Promise<InspectionBatch | null>;
   findBatch(id: string): Promise<InspectionBatch | null>;
   findBatchByKey(key: string): Promise<InspectionBatch | null>;
   /** Detection jobs queued or running on a queue. */
   queueDepth(queue: string): Promise<number>;
+  /** Inspections of a version queued or running. */
+  pendingCount(modelVersionId: string): Promise<number>;
 }
 
 /** The fields of a model version hosting needs (owned by the training service). */
@@ -161,6 +189,9 @@ export interface HostableVersion {
   readonly status: string;
   readonly artifactKey: string | null;
   readonly artifactSha256: string | null;
+  /** The training images' size when uniform: detection refuses other sizes. Null: any size. */
+  readonly imageWidth: number | null;
+  readonly imageHeight: number | null;
 }
 
 export interface Deployment {

@@ -16,6 +16,42 @@ export const typeDefs = parse(/* GraphQL */ `
     id: ID!
     "The project's latest inspections, newest first"
     recentInspections(first: Int = 20): [Inspection!]!
+    "Automatic inspection of newly ingested images; null until set once"
+    autoInspection: AutoInspection
+  }
+
+  "Which newly ingested images a project inspects automatically, and with which hosted version"
+  type AutoInspection {
+    projectId: ID!
+    modelVersion: ModelVersion!
+    enabled: Boolean!
+    "Only images with this line (null: any); likewise station and camera"
+    line: String
+    station: String
+    camera: String
+    updatedBy: String!
+    updatedAt: DateTime!
+  }
+
+  input SetAutoInspectionInput {
+    projectId: ID!
+    "A HOSTED version of the project (required the first time; kept otherwise)"
+    modelVersionId: ID
+    enabled: Boolean!
+    line: String
+    station: String
+    camera: String
+  }
+
+  "One inference process, as its heartbeat reports it"
+  type InferenceWorker {
+    id: ID!
+    host: String!
+    pid: Int!
+    "sha256s of the model artifacts it has loaded"
+    loadedArtifacts: [String!]!
+    startedAt: DateTime!
+    lastSeenAt: DateTime!
   }
 
   "A model version, owned by the training subgraph; this subgraph adds its hosting."
@@ -38,6 +74,10 @@ export const typeDefs = parse(/* GraphQL */ `
     state: HostingState!
     minWorkers: Int!
     maxWorkers: Int!
+    "Live inference workers that have this version's model loaded"
+    workers: Int!
+    "What an autoscaler should run: clamp(ceil(pending inspections / per-worker target), minWorkers, maxWorkers)"
+    desiredWorkers: Int!
     message: String
     updatedAt: DateTime!
   }
@@ -133,8 +173,12 @@ export const typeDefs = parse(/* GraphQL */ `
   }
 
   enum InspectionBatchStatus {
+    "Its inspections are still being created (a source is listed and ingested first)"
+    EXPANDING
     RUNNING
     DONE
+    "What the batch names could not be read (see error)"
+    FAILED
   }
 
   type InspectionBatch {
@@ -145,6 +189,12 @@ export const typeDefs = parse(/* GraphQL */ `
     total: Int!
     done: Int!
     failed: Int!
+    "Files of a source that were not images or could not be ingested"
+    skipped: Int!
+    "The folder or S3 prefix the batch inspects, if any"
+    source: String
+    "Why the batch FAILED"
+    error: JobError
     progress: JobProgress!
     createdBy: String!
     createdAt: DateTime!
@@ -176,6 +226,10 @@ export const typeDefs = parse(/* GraphQL */ `
     imageIds: [ID!]
     "Every image of a dataset"
     datasetId: ID
+    "Every image below s3://bucket/prefix (or a folder under IMPORT_ALLOWED_ROOTS), ingested first"
+    source: String
+    "Capture metadata of the images a source batch ingests"
+    metadata: DetectMetadataInput
     idempotencyKey: String
   }
 
@@ -199,6 +253,8 @@ export const typeDefs = parse(/* GraphQL */ `
     "Newest first"
     inspections(filter: InspectionFilter, first: Int = 50, after: String): InspectionConnection!
     inspectionBatch(id: ID!): InspectionBatch!
+    "Live inference worker processes"
+    inferenceWorkers: [InferenceWorker!]!
   }
 
   type Mutation {
@@ -212,5 +268,7 @@ export const typeDefs = parse(/* GraphQL */ `
     submitInspectionBatch(input: SubmitInspectionBatchInput!): InspectionBatch!
     "Records an operator's verdict with a reason; the model's verdict stays"
     overrideInspection(id: ID!, verdict: Verdict!, reason: String!): Inspection!
+    "Inspects every newly ingested image (that matches) with a hosted version; audit-logged"
+    setAutoInspection(input: SetAutoInspectionInput!): AutoInspection!
   }
 `);

@@ -23,6 +23,10 @@ export const InferenceJobKind = {
   InteractiveDetect: 'inference.detect-interactive',
   BatchDetect: 'inference.detect-batch',
   HostModel: 'inference.host-model',
+  /** An automatic inspection of a newly ingested image, on the batch queue (payload: InteractiveDetectJob). */
+  AutoDetect: 'inference.detect-auto',
+  /** Creates a batch's inspections (ingesting a folder or S3 prefix first) and queues them; internal. */
+  ExpandBatch: 'inference.expand-batch',
 } as const;
 
 /** One image to inspect, as the detector uses it (either detection job, decoded). */
@@ -100,3 +104,10 @@ export const HostModelPayloadSchema = z.object({
   }),
 });
 export type HostModelPayload = z.infer<typeof HostModelPayloadSchema>;
+
+/** The expand-batch job: the batch row holds what it names. */
+export const ExpandBatchPayloadSchema = z.object({
+  batchId: z.string(),
+  actor: HostModelPayloadSchema.shape.actor,
+});
+export type ExpandBatchPayload = z.infer<typeof ExpandBatchPayloadSchema>;

@@ -24,7 +24,16 @@ export class KyselyHostingRepository implements HostingRepository {
   async findVersion(id: string): Promise<HostableVersion | null> {
     const row = await this.db
       .selectFrom('model_versions')
-      .select(['id', 'project_id', 'version', 'status', 'artifact_key', 'artifact_sha256'])
+      .select([
+        'id',
+        'project_id',
+        'version',
+        'status',
+        'artifact_key',
+        'artifact_sha256',
+        'image_width',
+        'image_height',
+      ])
       .where('id', '=', id)
       .executeTakeFirst();
     if (!row) return null;
@@ -35,6 +44,8 @@ export class KyselyHostingRepository implements HostingRepository {
       status: row.status,
       artifactKey: row.artifact_key,
       artifactSha256: row.artifact_sha256,
+      imageWidth: row.image_width,
+      imageHeight: row.image_height,
     };
   }
 

@@ -3,6 +3,8 @@ import type { Database, InspectionBatchRow, InspectionOverrideRow, InspectionRow
 import type { Cursor } from '@vigil/service-kit';
 import {
   InspectionStatus,
+  type BatchSource,
+  type BatchStatus,
   type Inspection,
   type InspectionBatch,
   type InspectionFilter,
@@ -59,7 +61,10 @@ function toBatch(row: InspectionBatchRow): InspectionBatch {
     total: row.total,
     done: row.done,
     failed: row.failed,
-    status: row.status as InspectionBatch['status'],
+    skipped: row.skipped,
+    status: row.status as BatchStatus,
+    source: (row.source ?? { kind: 'images', imageIds: [] }) as BatchSource,
+    error: row.error,
     idempotencyKey: row.idempotency_key,
     createdBy: row.created_by,
     createdAt: row.created_at,
@@ -216,8 +221,9 @@ export class KyselyInspectionRepository implements InspectionRepository {
           .updateTable('inspection_batches')
           .set((eb) => ({
             [counter]: eb(counter, '+', 1),
-            status: sql<string>`case when done + failed + 1 >= total then 'DONE' else 'RUNNING' end`,
-            finished_at: sql<Date | null>`case when done + failed + 1 >= total then ${at.toISOString()}::timestamptz else null end`,
+            // An EXPANDING batch stays open: its total is not final until the expansion job says so.
+            status: sql<string>`case when status = 'EXPANDING' then 'EXPANDING' when done + failed + 1 >= total then 'DONE' else 'RUNNING' end`,
+            finished_at: sql<Date | null>`case when status <> 'EXPANDING' and done + failed + 1 >= total then ${at.toISOString()}::timestamptz else null end`,
           }))
           .where('id', '=', row.batch_id)
           .execute();
@@ -286,6 +292,7 @@ export class KyselyInspectionRepository implements InspectionRepository {
     projectId: string;
     modelVersionId: string;
     total: number;
+    source: BatchSource;
     idempotencyKey: string | null;
     createdBy: string;
   }): Promise<{ batch: InspectionBatch; created: boolean }> {
@@ -295,7 +302,8 @@ export class KyselyInspectionRepository implements InspectionRepository {
         project_id: input.projectId,
         model_version_id: input.modelVersionId,
         total: input.total,
-        status: input.total === 0 ? 'DONE' : 'RUNNING',
+        status: 'EXPANDING',
+        source: JSON.stringify(input.source),
         idempotency_key: input.idempotencyKey,
         created_by: input.createdBy,
       })
@@ -311,6 +319,40 @@ export class KyselyInspectionRepository implements InspectionRepository {
     return { batch: toBatch(existing), created: false };
   }
 
+  async setBatchTotal(id: string, total: number, skipped: number): Promise<void> {
+    await this.db
+      .updateTable('inspection_batches')
+      .set({ total, skipped })
+      .where('id', '=', id)
+      .where('status', '=', 'EXPANDING')
+      .execute();
+  }
+
+  async finishExpansion(id: string, at: Date): Promise<InspectionBatch | null> {
+    const row = await this.db
+      .updateTable('inspection_batches')
+      .set({
+        status: sql<string>`case when done + failed >= total then 'DONE' else 'RUNNING' end`,
+        finished_at: sql<Date | null>`case when done + failed >= total then ${at.toISOString()}::timestamptz else null end`,
+      })
+      .where('id', '=', id)
+      .where('status', '=', 'EXPANDING')
+      .returningAll()
+      .executeTakeFirst();
+    return row ? toBatch(row) : null;
+  }
+
+  async failBatch(id: string, error: { code: string; message: string }, at: Date): Promise<InspectionBatch | null> {
+    const row = await this.db
+      .updateTable('inspection_batches')
+      .set({ status: 'FAILED', error: JSON.stringify(error), finished_at: at })
+      .where('id', '=', id)
+      .where('status', '=', 'EXPANDING')
+      .returningAll()
+      .executeTakeFirst();
+    return row ? toBatch(row) : null;
+  }
+
   async findBatch(id: string): Promise<InspectionBatch | null> {
     const row = await this.db.selectFrom('inspection_batches').selectAll().where('id', '=', id).executeTakeFirst();
     return row ? toBatch(row) : null;
@@ -323,6 +365,16 @@ export class KyselyInspectionRepository implements InspectionRepository {
       .where('idempotency_key', '=', key)
       .executeTakeFirst();
     return row ? toBatch(row) : null;
+  }
+
+  async pendingCount(modelVersionId: string): Promise<number> {
+    const row = await this.db
+      .selectFrom('inspections')
+      .select((eb) => eb.fn.countAll<string>().as('n'))
+      .where('model_version_id', '=', modelVersionId)
+      .where('status', 'in', ['QUEUED', 'RUNNING'])
+      .executeTakeFirstOrThrow();
+    return Number(row.n);
   }
 
   async queueDepth(queue: string): Promise<number> {

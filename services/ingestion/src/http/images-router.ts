@@ -58,7 +58,11 @@ function readBody(req: Request, res: Response, maxBytes: number): Promise<Buffer
  * (metadata in the query string) and `GET /images/:id/content`. Callers must already carry a request
  * context (`res.locals.vigilContext`), set by the gateway-trust middleware in front of this router.
  */
-export function imagesRouter(deps: { catalog: ImageCatalog; maxUploadBytes: number; log: Logger }): Router {
+export function imagesRouter(deps: {
+  catalog: Pick<ImageCatalog, 'ingest' | 'get' | 'readBytes'>;
+  maxUploadBytes: number;
+  log: Logger;
+}): Router {
   const router = Router();
 
   router.post('/images', async (req: Request, res: Response) => {

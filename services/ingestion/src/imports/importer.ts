@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { describeError, errors, ErrorCode, isVigilError, VigilError, type Principal } from '@vigil/contracts';
-import type { ImageCatalog } from '@vigil/images';
+import { listSourceImages, type ImageCatalog } from '@vigil/images';
 import { parseSourceUri, describeLocation, type SourceItem, type SourceLocation } from '@vigil/storage';
 import type { ImageImportSummary, ImportImagesPayload } from './payloads';
 
@@ -15,8 +15,6 @@ export interface ImportProgress {
   progress(done: number, total?: number, step?: string): void;
 }
 
-/** Names that can be images; the real format is still decided from the bytes. */
-const IMAGE_NAME = /\.(jpe?g|png|bmp|tiff?)$/i;
 const MAX_REPORTED_FAILURES = 200;
 
 /**
@@ -36,14 +34,10 @@ export class ImageImporter {
       throw errors.forbidden('this server does not import from local folders; use an s3:// prefix');
     }
     progress.progress(0, undefined, 'listing files');
-    const candidates: SourceItem[] = [];
-    let skipped = 0;
-    for await (const item of this.sources.list(root)) {
-      if (progress.signal.aborted) throw new VigilError(ErrorCode.Conflict, 'the import was cancelled');
-      const name = path.posix.basename(item.relativePath);
-      if (name.startsWith('.') || !IMAGE_NAME.test(name)) skipped += 1;
-      else candidates.push(item);
-    }
+    const { images: candidates, skipped } = await listSourceImages(this.sources, root, {
+      signal: progress.signal,
+      onAbort: () => new VigilError(ErrorCode.Conflict, 'the import was cancelled'),
+    });
     if (candidates.length === 0)
       throw errors.badInput(`no images found in ${payload.source}`, { source: payload.source, skipped });
 

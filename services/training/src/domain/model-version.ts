@@ -42,6 +42,8 @@ export interface ModelVersion {
   readonly jobId: string | null;
   readonly artifact: { readonly key: string; readonly sha256: string; readonly bytes: number } | null;
   readonly datasetDigest: string | null;
+  /** The training images' size when uniform (detection then requires it); null for mixed sizes. */
+  readonly imageSize: { readonly width: number; readonly height: number } | null;
   readonly engineConfig: unknown;
   readonly engineSummary: EngineSummaryRecord | null;
   readonly metrics: ModelMetrics | null;
@@ -67,6 +69,7 @@ export function toModelVersion(row: ModelVersionRow): ModelVersion {
         ? { key: row.artifact_key, sha256: row.artifact_sha256, bytes: Number(row.artifact_bytes ?? 0) }
         : null,
     datasetDigest: row.dataset_digest,
+    imageSize: row.image_width && row.image_height ? { width: row.image_width, height: row.image_height } : null,
     engineConfig: row.engine_config,
     engineSummary: (row.engine_summary as EngineSummaryRecord | null) ?? null,
     metrics: (row.metrics as ModelMetrics | null) ?? null,

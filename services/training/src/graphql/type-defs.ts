@@ -129,11 +129,18 @@ export const typeDefs = parse(/* GraphQL */ `
     artifact: ModelArtifact
     "sha256 over the exact (role, image, label, mask) entries the version was trained and tested on"
     datasetDigest: String
+    "The size of every training image; detection requires it. Null when they had mixed sizes (any size accepted)"
+    imageSize: ImageSize
     trainingData: ModelTrainingData
     timings: ModelTimings
     evaluation(first: Int = 50, after: String, onlyWrong: Boolean = false): ModelEvaluationConnection!
     "The latest training log lines (bounded)"
     logs: [ModelLogLine!]!
+  }
+
+  type ImageSize {
+    width: Int!
+    height: Int!
   }
 
   input ProjectRef {
@@ -166,9 +173,71 @@ export const typeDefs = parse(/* GraphQL */ `
     engine: EngineSettingsInput
   }
 
+  enum ModelPackagingJobStatus {
+    CREATED
+    RUNNING
+    SUCCEEDED
+    FAILED
+  }
+
+  type ModelPackagingFile {
+    "Object key in the output bucket"
+    key: String!
+    sha256: String!
+    bytes: Int!
+  }
+
+  "An edge package of a trained version (ONNX model, preprocessing, runner), written to an S3 location"
+  type ModelPackagingJob {
+    id: ID!
+    "Unique within the project"
+    name: String!
+    project: Project!
+    modelVersionNumber: Int!
+    description: String
+    status: ModelPackagingJobStatus!
+    statusMessage: String
+    outputBucket: String!
+    outputPrefix: String!
+    componentName: String!
+    componentVersion: String!
+    "The configuration as given, JSON text (e.g. Lookout's Greengrass settings)"
+    configuration: String
+    files: [ModelPackagingFile!]!
+    createdBy: String!
+    createdAt: DateTime!
+    updatedAt: DateTime!
+  }
+
+  type ModelPackagingJobConnection {
+    nodes: [ModelPackagingJob!]!
+    pageInfo: PageInfo!
+  }
+
+  input StartModelPackagingJobInput {
+    project: ProjectRef!
+    "The version to package; it must be trained"
+    version: Int!
+    "Default: <project>-<version>-<timestamp>"
+    name: String
+    description: String
+    outputBucket: String!
+    outputPrefix: String
+    "Default: <project>-model"
+    componentName: String
+    "MAJOR.MINOR.PATCH; default 1.0.<version>"
+    componentVersion: String
+    "JSON text kept with the job"
+    configuration: String
+  }
+
   type Query {
     "A model version; NOT_FOUND when there is none"
     modelVersion(id: ID!): ModelVersion!
+    "NOT_FOUND when there is none"
+    modelPackagingJob(project: ProjectRef!, name: String!): ModelPackagingJob!
+    "Oldest first"
+    modelPackagingJobs(project: ProjectRef!, first: Int = 50, after: String): ModelPackagingJobConnection!
   }
 
   type Mutation {
@@ -178,5 +247,7 @@ export const typeDefs = parse(/* GraphQL */ `
     cancelModelTraining(id: ID!): ModelVersion!
     "Deletes a version that is not hosted (admin)"
     deleteModel(id: ID!): ModelVersion!
+    "Writes an edge package of a trained version to S3 in the background (CREATED, RUNNING, SUCCEEDED or FAILED)"
+    startModelPackagingJob(input: StartModelPackagingJobInput!): ModelPackagingJob!
   }
 `);

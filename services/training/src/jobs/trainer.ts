@@ -16,6 +16,8 @@ import {
 } from '../domain/model-version';
 import { MIN_TRAIN_NORMALS, type Transactor } from '../domain/models';
 import { stratifiedSplit } from '../domain/split';
+import { engineReadable } from '../domain/engine-bytes';
+import { uniformSize } from '../domain/image-size';
 import { CANCELLED_MESSAGE, ModelStatus } from '../domain/statuses';
 import type { EvaluationRepository } from '../repositories/evaluations';
 import type { ModelVersionRepository } from '../repositories/model-versions';
@@ -108,18 +110,28 @@ export class Trainer {
       step('reading', 0, 'reading datasets');
       logs.add(`training version ${model.version} of project ${model.projectId}`);
       const { train, test, counts } = await this.readData(model.projectId, settings.split, logs);
+      // Lookout requires detection images to have the training images' size: kept when uniform, so the
+      // inference service can refuse another size; mixed sizes leave it unset (any size is then accepted).
+      const size = uniformSize(train);
+      if (size) logs.add(`every training image is ${size.width}x${size.height}: detection will require that size`);
+      else logs.add('training images have mixed sizes: detection accepts any size', 'warn');
       const digest = datasetDigest([
         ...train.map((e): DigestEntry => ({ role: 'train', imageId: e.imageId, label: e.label, maskKey: e.maskKey })),
         ...test.map((e): DigestEntry => ({ role: 'test', imageId: e.imageId, label: e.label, maskKey: e.maskKey })),
       ]);
-      await this.versions.patch(model.id, { dataset_digest: digest, logs: JSON.stringify(logs) });
+      await this.versions.patch(model.id, {
+        dataset_digest: digest,
+        image_width: size?.width ?? null,
+        image_height: size?.height ?? null,
+        logs: JSON.stringify(logs),
+      });
       checkCancelled();
 
       const loadStarted = performance.now();
       const images: TrainingImage[] = [];
       for (const [i, entry] of train.entries()) {
         step('loading', i / train.length, `loading images ${i + 1}/${train.length}`);
-        const bytes = await this.images.readBytes(entry.imageId);
+        const bytes = await engineReadable(await this.images.readBytes(entry.imageId));
         const mask =
           entry.label === 'anomaly' && entry.maskKey
             ? await this.store.getBuffer(entry.maskKey, this.config.maxMaskBytes)
@@ -329,7 +341,7 @@ export class Trainer {
     const known = test.filter((e) => e.label === 'normal' || e.maskKey).length;
     for (const [i, entry] of test.entries()) {
       onImage(i);
-      const bytes = await this.images.readBytes(entry.imageId);
+      const bytes = await engineReadable(await this.images.readBytes(entry.imageId));
       const withTruth = pixelTruth && (entry.label === 'normal' || entry.maskKey !== null);
       const result = await model.detect(bytes, { heatmap: false, segmentation: false, anomalyMap: withTruth });
       rows.push(

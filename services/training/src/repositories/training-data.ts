@@ -9,6 +9,9 @@ export interface TrainingEntry {
   readonly label: 'normal' | 'anomaly' | 'unlabelled';
   readonly maskKey: string | null;
   readonly maskClasses: readonly { name: string; color: string }[];
+  /** The image's size as the catalogue recorded it (EXIF orientation applied). */
+  readonly width?: number;
+  readonly height?: number;
 }
 
 export interface LabelCounts {
@@ -72,9 +75,18 @@ export class KyselyTrainingDataSource implements TrainingDataSource {
     if (!datasetId) return null;
     const rows = await this.db
       .selectFrom('dataset_entries')
-      .select(['id', 'image_id', 'label', 'mask_key', 'mask_classes'])
-      .where('dataset_id', '=', datasetId)
-      .orderBy('id')
+      .innerJoin('images', 'images.id', 'dataset_entries.image_id')
+      .select([
+        'dataset_entries.id',
+        'dataset_entries.image_id',
+        'dataset_entries.label',
+        'dataset_entries.mask_key',
+        'dataset_entries.mask_classes',
+        'images.width',
+        'images.height',
+      ])
+      .where('dataset_entries.dataset_id', '=', datasetId)
+      .orderBy('dataset_entries.id')
       .execute();
     return rows.map((r) => ({
       id: r.id,
@@ -82,6 +94,8 @@ export class KyselyTrainingDataSource implements TrainingDataSource {
       label: r.label as TrainingEntry['label'],
       maskKey: r.mask_key,
       maskClasses: r.mask_classes,
+      width: r.width,
+      height: r.height,
     }));
   }
 }
