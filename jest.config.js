@@ -1,7 +1,7 @@
 // One jest run for the whole monorepo. Tests import workspace packages from source (no build needed).
 /** @type {import('jest').Config} */
 const workspaceSources = {
-  '^@vigil/(contracts|db|storage|queue|images|service-kit|engine)$': '<rootDir>/packages/$1/src',
+  '^@vigil/(contracts|db|storage|queue|images|service-kit|engine|cluster)$': '<rootDir>/packages/$1/src',
   '^@vigil/(ingestion|dataset|training|inference)-service$': '<rootDir>/services/$1/src',
   '^@vigil/gateway$': '<rootDir>/gateway/src',
   '^@vigil/cli$': '<rootDir>/cli/src',

@@ -18,7 +18,7 @@ import sharp from 'sharp';
 import { openDatabase, sql, type DatabaseHandle } from '@vigil/db';
 import { loadModel } from '@vigil/engine';
 import { loadEnvironment, openStorage, platformEnvironmentSchema, silentLogger } from '@vigil/service-kit';
-import { BenchCluster, ROOT, type BenchProcess } from './cluster';
+import { Cluster, REPOSITORY_ROOT, type ClusterProcess } from '@vigil/cluster';
 
 function arg(name: string): string | undefined {
   const i = process.argv.indexOf(`--${name}`);
@@ -183,7 +183,7 @@ async function until<T>(
   }
 }
 
-async function imagesInspectedBy(worker: BenchProcess): Promise<number> {
+async function imagesInspectedBy(worker: ClusterProcess): Promise<number> {
   const text = await (await fetch(`${worker.url}/metrics`)).text();
   return text
     .split('\n')
@@ -192,13 +192,13 @@ async function imagesInspectedBy(worker: BenchProcess): Promise<number> {
 }
 
 interface Setup {
-  readonly cluster: BenchCluster;
+  readonly cluster: Cluster;
   readonly db: DatabaseHandle;
   readonly modelId: string;
   readonly imageIds: readonly string[];
 }
 
-async function prepare(cluster: BenchCluster, dataset: { dir: string; cookies: boolean }, inputSize: number) {
+async function prepare(cluster: Cluster, dataset: { dir: string; cookies: boolean }, inputSize: number) {
   await cluster.gql('mutation { createProject(input: { name: "bench" }) { id } }');
   const imports: { importManifest?: { id: string }; importFolder?: { id: string } }[] = [];
   if (dataset.cookies) {
@@ -264,7 +264,7 @@ async function prepare(cluster: BenchCluster, dataset: { dir: string; cookies: b
   return { modelId, imageIds };
 }
 
-async function host(cluster: BenchCluster, modelId: string): Promise<void> {
+async function host(cluster: Cluster, modelId: string): Promise<void> {
   await cluster.gql('mutation($id: ID!) { startModel(modelVersionId: $id, minWorkers: 1, maxWorkers: 2) { id } }', {
     id: modelId,
   });
@@ -370,7 +370,7 @@ async function main(): Promise<void> {
   const jsonOut = arg('json');
   const serverUrl = process.env['DATABASE_URL'] ?? 'postgres://postgres@127.0.0.1:5432/postgres';
   const redisUrl = process.env['REDIS_URL'] ?? 'redis://127.0.0.1:6379';
-  const cookies = arg('dataset') ?? path.resolve(ROOT, '../shared/datasets/cookies');
+  const cookies = arg('dataset') ?? path.resolve(REPOSITORY_ROOT, '../shared/datasets/cookies');
   const tmp = await mkdtemp(path.join(os.tmpdir(), 'vigil-bench-'));
   const dataset = existsSync(path.join(cookies, 'template.manifest'))
     ? { dir: cookies, cookies: true }
@@ -383,9 +383,22 @@ async function main(): Promise<void> {
 
   // The API process runs no detections (RUN_WORKERS=false); worker processes are started per run, so each run
   // gets its own thread setting. Everything else as in production.
-  const cluster = new BenchCluster(serverUrl, redisUrl, path.join(tmp, 'data'), [dataset.dir, tmp], {
+  // Objects on a local folder every process shares (VIGIL_DATA_DIR), as a single-host install keeps them.
+  const tuning = {
     INFERENCE_DETECT_TIMEOUT_SECONDS: '60',
     INFERENCE_MAX_QUEUE_DEPTH: String(Math.max(10_000, images * 2)),
+  };
+  const cluster = new Cluster({
+    label: 'bench',
+    databaseServerUrl: serverUrl,
+    redisUrl,
+    objectStore: { kind: 'local' },
+    importRoots: [dataset.dir, tmp],
+    serviceEnv: tuning,
+    gatewayEnv: tuning,
+    firstProcessEnvFor: { inference: { RUN_WORKERS: 'false' } },
+    startTimeoutMs: 60_000,
+    stopGraceMs: 10_000,
   });
   const results: BenchResult[] = [];
   let db: DatabaseHandle | null = null;
@@ -432,7 +445,7 @@ async function main(): Promise<void> {
       for (let r = 0; r < rounds; r += 1) {
         // Dedicated workers for this run (the first inference process only serves the API).
         for (const p of cluster.processesOf('inference').slice(1)) await cluster.stopProcess(p);
-        const started: BenchProcess[] = [];
+        const started: ClusterProcess[] = [];
         for (let w = 0; w < workers; w += 1) {
           started.push(
             await cluster.startService('inference', {

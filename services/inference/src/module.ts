@@ -104,7 +104,6 @@ export function createInferenceService(deps: InferenceDeps): InferenceModule {
   let heartbeating = false;
   const detector = new Detector({
     inspections: inspectionRepo,
-    hosting: hostingRepo,
     images: deps.images,
     store: deps.store,
     cache,

@@ -135,6 +135,12 @@ export interface InspectionBatch {
   readonly finishedAt: Date | null;
 }
 
+/** An inspection that a worker has just claimed, and the version it names (null: deleted). */
+export interface RunningInspection {
+  readonly inspection: Inspection;
+  readonly version: HostableVersion | null;
+}
+
 /** Inspections, their overrides and batches: the records. */
 export interface InspectionRepository {
   /** Inserts, or returns the inspection that already has this idempotency key (`created: false`). */
@@ -143,8 +149,11 @@ export interface InspectionRepository {
   setJob(id: string, jobId: string): Promise<void>;
   findById(id: string): Promise<Inspection | null>;
   findByIdempotencyKey(key: string): Promise<Inspection | null>;
-  /** QUEUED -> RUNNING; null when it is not QUEUED or RUNNING (already finished). */
-  markRunning(id: string, at: Date): Promise<Inspection | null>;
+  /**
+   * QUEUED -> RUNNING, with its model version as it stands at that moment (null when gone), read by the same
+   * statement; null when it is not QUEUED or RUNNING (already finished).
+   */
+  markRunning(id: string, at: Date): Promise<RunningInspection | null>;
   /** -> DONE, and counts it on its batch; false when it had already finished. */
   complete(id: string, result: InspectionResult, at: Date): Promise<Inspection | null>;
   /** -> FAILED, and counts it on its batch; null when it had already finished. */

@@ -1,5 +1,5 @@
 import type { Kysely } from 'kysely';
-import type { Database, ModelDeploymentRow } from '@vigil/db';
+import type { Database, ModelDeploymentRow, ModelVersionRow } from '@vigil/db';
 import type { Deployment, HostableVersion, HostingRepository } from '../domain/types';
 
 function toDeployment(row: ModelDeploymentRow): Deployment {
@@ -14,6 +14,33 @@ function toDeployment(row: ModelDeploymentRow): Deployment {
   };
 }
 
+/** The model_versions columns detection needs (also read by the detector's claim, repositories/inspections). */
+export const HOSTABLE_VERSION_COLUMNS = [
+  'id',
+  'project_id',
+  'version',
+  'status',
+  'artifact_key',
+  'artifact_sha256',
+  'image_width',
+  'image_height',
+] as const;
+
+export function toHostableVersion(
+  row: Pick<ModelVersionRow, (typeof HOSTABLE_VERSION_COLUMNS)[number]>,
+): HostableVersion {
+  return {
+    id: row.id,
+    projectId: row.project_id,
+    version: row.version,
+    status: row.status,
+    artifactKey: row.artifact_key,
+    artifactSha256: row.artifact_sha256,
+    imageWidth: row.image_width,
+    imageHeight: row.image_height,
+  };
+}
+
 /**
  * model_deployments is this service's table. model_versions belongs to the training service: this repository
  * reads it and writes only its status, and only for the hosting transitions (README).
@@ -24,29 +51,10 @@ export class KyselyHostingRepository implements HostingRepository {
   async findVersion(id: string): Promise<HostableVersion | null> {
     const row = await this.db
       .selectFrom('model_versions')
-      .select([
-        'id',
-        'project_id',
-        'version',
-        'status',
-        'artifact_key',
-        'artifact_sha256',
-        'image_width',
-        'image_height',
-      ])
+      .select(HOSTABLE_VERSION_COLUMNS)
       .where('id', '=', id)
       .executeTakeFirst();
-    if (!row) return null;
-    return {
-      id: row.id,
-      projectId: row.project_id,
-      version: row.version,
-      status: row.status,
-      artifactKey: row.artifact_key,
-      artifactSha256: row.artifact_sha256,
-      imageWidth: row.image_width,
-      imageHeight: row.image_height,
-    };
+    return row ? toHostableVersion(row) : null;
   }
 
   async transition(id: string, from: readonly string[], to: string, message: string | null = null): Promise<boolean> {

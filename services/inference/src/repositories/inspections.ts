@@ -12,8 +12,10 @@ import {
   type InspectionRepository,
   type InspectionResult,
   type NewInspection,
+  type RunningInspection,
   type Verdict,
 } from '../domain/types';
+import { toHostableVersion } from './hosting';
 
 const INSERT_CHUNK = 500;
 
@@ -164,16 +166,59 @@ export class KyselyInspectionRepository implements InspectionRepository {
     return row ? toInspection(row) : null;
   }
 
-  async markRunning(id: string, at: Date): Promise<Inspection | null> {
-    // RUNNING too: a job redelivered after its process died runs the inspection again.
+  async markRunning(id: string, at: Date): Promise<RunningInspection | null> {
+    // RUNNING too: a job redelivered after its process died runs the inspection again. The version's status is
+    // read by the same statement (one round trip on the worker's hot path); it sees every change committed
+    // before the claim, as a separate read right after it would.
     const row = await this.db
-      .updateTable('inspections')
-      .set({ status: InspectionStatus.Running, started_at: at })
-      .where('id', '=', id)
-      .where('status', 'in', [InspectionStatus.Queued, InspectionStatus.Running])
-      .returningAll()
+      .with('running', (db) =>
+        db
+          .updateTable('inspections')
+          .set({ status: InspectionStatus.Running, started_at: at })
+          .where('id', '=', id)
+          .where('status', 'in', [InspectionStatus.Queued, InspectionStatus.Running])
+          .returningAll(),
+      )
+      .selectFrom('running')
+      .leftJoin('model_versions as mv', 'mv.id', 'running.model_version_id')
+      .selectAll('running')
+      .select([
+        'mv.id as mv_id',
+        'mv.project_id as mv_project_id',
+        'mv.version as mv_version',
+        'mv.status as mv_status',
+        'mv.artifact_key as mv_artifact_key',
+        'mv.artifact_sha256 as mv_artifact_sha256',
+        'mv.image_width as mv_image_width',
+        'mv.image_height as mv_image_height',
+      ])
       .executeTakeFirst();
-    return row ? toInspection(row) : null;
+    if (!row) return null;
+    const {
+      mv_id,
+      mv_project_id,
+      mv_version,
+      mv_status,
+      mv_artifact_key,
+      mv_artifact_sha256,
+      mv_image_width,
+      mv_image_height,
+      ...inspectionRow
+    } = row;
+    const version =
+      mv_id !== null && mv_project_id !== null && mv_version !== null && mv_status !== null
+        ? toHostableVersion({
+            id: mv_id,
+            project_id: mv_project_id,
+            version: mv_version,
+            status: mv_status,
+            artifact_key: mv_artifact_key,
+            artifact_sha256: mv_artifact_sha256,
+            image_width: mv_image_width,
+            image_height: mv_image_height,
+          })
+        : null;
+    return { inspection: toInspection(inspectionRow), version };
   }
 
   complete(id: string, result: InspectionResult, at: Date): Promise<Inspection | null> {
@@ -200,24 +245,28 @@ export class KyselyInspectionRepository implements InspectionRepository {
     });
   }
 
-  /** Finishes an unfinished inspection and counts it on its batch, in one transaction. */
-  private finish(
+  /**
+   * Finishes an unfinished inspection and counts it on its batch, in one statement (one round trip: the workers'
+   * JS thread is blocked by inference, so every round trip here is taken out of it). Both updates are one
+   * atomic statement; a data-modifying CTE runs whether or not the outer query reads it.
+   */
+  private async finish(
     id: string,
     counter: 'done' | 'failed',
     at: Date,
     update: InspectionUpdate,
   ): Promise<Inspection | null> {
-    return this.db.transaction().execute(async (trx) => {
-      const row = await trx
-        .updateTable('inspections')
-        .set(update)
-        .where('id', '=', id)
-        .where('status', 'in', [InspectionStatus.Queued, InspectionStatus.Running])
-        .returningAll()
-        .executeTakeFirst();
-      if (!row) return null;
-      if (row.batch_id) {
-        await trx
+    const row = await this.db
+      .with('finished', (db) =>
+        db
+          .updateTable('inspections')
+          .set(update)
+          .where('id', '=', id)
+          .where('status', 'in', [InspectionStatus.Queued, InspectionStatus.Running])
+          .returningAll(),
+      )
+      .with('counted', (db) =>
+        db
           .updateTable('inspection_batches')
           .set((eb) => ({
             [counter]: eb(counter, '+', 1),
@@ -225,11 +274,14 @@ export class KyselyInspectionRepository implements InspectionRepository {
             status: sql<string>`case when status = 'EXPANDING' then 'EXPANDING' when done + failed + 1 >= total then 'DONE' else 'RUNNING' end`,
             finished_at: sql<Date | null>`case when status <> 'EXPANDING' and done + failed + 1 >= total then ${at.toISOString()}::timestamptz else null end`,
           }))
-          .where('id', '=', row.batch_id)
-          .execute();
-      }
-      return toInspection(row);
-    });
+          // No row when the inspection had already finished or has no batch (NULL matches nothing).
+          .where('id', '=', (eb) => eb.selectFrom('finished').select('finished.batch_id'))
+          .returning('inspection_batches.id'),
+      )
+      .selectFrom('finished')
+      .selectAll()
+      .executeTakeFirst();
+    return row ? toInspection(row) : null;
   }
 
   async list(filter: InspectionFilter, limit: number, after: Cursor | null): Promise<Inspection[]> {
