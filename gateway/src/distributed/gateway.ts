@@ -2,8 +2,14 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { openDatabase, type Database, type Kysely } from '@vigil/db';
 import { ErrorCode, VigilError, describeError } from '@vigil/contracts';
-import { KyselyAuditTrail, createSubgraphServer, listen, type Logger, type SubgraphServer } from '@vigil/service-kit';
-import { createS3Client } from '@vigil/storage';
+import {
+  KyselyAuditTrail,
+  createSubgraphServer,
+  customerS3Client,
+  listen,
+  type Logger,
+  type SubgraphServer,
+} from '@vigil/service-kit';
 import { ApiKeyService, KyselyApiKeyRepository } from '../auth/api-keys';
 import { AccessKeyPairService, KyselyAccessKeyPairRepository } from '../auth/access-key-pairs';
 import { inferenceHttpClient, mountLookout, noInferenceService, s3EvaluationWriter } from '../lookout';
@@ -177,17 +183,7 @@ export async function startDistributedGateway(environment: GatewayEnvironment, l
           log,
           maxBodyBytes: Math.max(environment.UPLOAD_MAX_BYTES, environment.MANIFEST_MAX_BYTES) * 2,
           // Evaluation output goes to the customer's bucket, with the same client settings as manifest reads.
-          outputs: s3EvaluationWriter(
-            createS3Client({
-              region: environment.SOURCE_S3_REGION ?? environment.S3_REGION,
-              ...((environment.SOURCE_S3_ENDPOINT ?? environment.S3_ENDPOINT)
-                ? { endpoint: environment.SOURCE_S3_ENDPOINT ?? environment.S3_ENDPOINT }
-                : {}),
-              forcePathStyle: environment.SOURCE_S3_ENDPOINT
-                ? environment.SOURCE_S3_FORCE_PATH_STYLE
-                : environment.S3_FORCE_PATH_STYLE,
-            }),
-          ),
+          outputs: s3EvaluationWriter(customerS3Client(environment)),
         });
       },
       routes: (app, authenticate) => {

@@ -1,7 +1,6 @@
 import path from 'node:path';
 import { writeFile, rm } from 'node:fs/promises';
 import express, { type Express, type RequestHandler } from 'express';
-import { createS3Client } from '@vigil/storage';
 import { SYSTEM_PRINCIPAL, Role } from '@vigil/contracts';
 import { createIngestionService } from '@vigil/ingestion-service';
 import { createDatasetService } from '@vigil/dataset-service';
@@ -10,6 +9,7 @@ import { createInferenceService } from '@vigil/inference-service';
 import {
   KyselyAuditTrail,
   createSubgraphServer,
+  customerS3Client,
   listen,
   signPrincipal,
   trustGateway,
@@ -99,15 +99,7 @@ export async function startPlatform(options: PlatformOptions): Promise<RunningPl
       },
     });
     // The customer's own buckets (Lookout output locations, edge packages): the client imports read them with.
-    const customerS3 = createS3Client({
-      region: environment.SOURCE_S3_REGION ?? environment.S3_REGION,
-      ...((environment.SOURCE_S3_ENDPOINT ?? environment.S3_ENDPOINT)
-        ? { endpoint: environment.SOURCE_S3_ENDPOINT ?? environment.S3_ENDPOINT }
-        : {}),
-      forcePathStyle: environment.SOURCE_S3_ENDPOINT
-        ? environment.SOURCE_S3_FORCE_PATH_STYLE
-        : environment.S3_FORCE_PATH_STYLE,
-    });
+    const customerS3 = customerS3Client(environment);
     const training = createTrainingService({
       db,
       store: storage.store,

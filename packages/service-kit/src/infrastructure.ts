@@ -45,14 +45,7 @@ export async function openStorage(
       ? new S3ObjectStore({ client: s3Client, bucket: environment.S3_BUCKET, prefix: environment.S3_PREFIX })
       : new LocalDiskObjectStore(path.join(dataDir, 'objects'));
 
-  const sourceClient =
-    environment.SOURCE_S3_ENDPOINT || environment.SOURCE_S3_REGION
-      ? createS3Client({
-          region: environment.SOURCE_S3_REGION ?? environment.S3_REGION,
-          ...(environment.SOURCE_S3_ENDPOINT ? { endpoint: environment.SOURCE_S3_ENDPOINT } : {}),
-          forcePathStyle: environment.SOURCE_S3_FORCE_PATH_STYLE,
-        })
-      : (s3Client ?? createS3Client({ region: environment.S3_REGION }));
+  const sourceClient = customerS3Client(environment);
 
   const allowedRoots = environment.IMPORT_ALLOWED_ROOTS
     ? environment.IMPORT_ALLOWED_ROOTS.split(',')
@@ -75,4 +68,34 @@ export async function openStorage(
       localImports: allowedRoots === null ? 'any folder' : allowedRoots.length ? allowedRoots.join(', ') : 'disabled',
     },
   };
+}
+
+type S3Settings = Pick<
+  PlatformEnvironment,
+  | 'S3_REGION'
+  | 'S3_ENDPOINT'
+  | 'S3_FORCE_PATH_STYLE'
+  | 'SOURCE_S3_REGION'
+  | 'SOURCE_S3_ENDPOINT'
+  | 'SOURCE_S3_FORCE_PATH_STYLE'
+>;
+
+/**
+ * The client for the customer's own buckets: folder and manifest imports, batches over an S3 prefix, Lookout
+ * output locations and edge packages. SOURCE_S3_* when any is set (their buckets live elsewhere than ours),
+ * otherwise the object store's S3_* settings, so one S3-compatible service can serve both.
+ */
+export function customerS3Client(environment: S3Settings): ReturnType<typeof createS3Client> {
+  if (environment.SOURCE_S3_ENDPOINT || environment.SOURCE_S3_REGION) {
+    return createS3Client({
+      region: environment.SOURCE_S3_REGION ?? environment.S3_REGION,
+      ...(environment.SOURCE_S3_ENDPOINT ? { endpoint: environment.SOURCE_S3_ENDPOINT } : {}),
+      forcePathStyle: environment.SOURCE_S3_FORCE_PATH_STYLE,
+    });
+  }
+  return createS3Client({
+    region: environment.S3_REGION,
+    ...(environment.S3_ENDPOINT ? { endpoint: environment.S3_ENDPOINT } : {}),
+    forcePathStyle: environment.S3_FORCE_PATH_STYLE,
+  });
 }

@@ -1,6 +1,12 @@
 import { openImageCatalog } from '@vigil/images';
-import { createS3Client } from '@vigil/storage';
-import { createLogger, loadEnvironment, runMain, startSubgraphService, type RunningService } from '@vigil/service-kit';
+import {
+  createLogger,
+  customerS3Client,
+  loadEnvironment,
+  runMain,
+  startSubgraphService,
+  type RunningService,
+} from '@vigil/service-kit';
 import { createTrainingService } from './module';
 import { s3PackageWriter } from './packaging/s3-writer';
 import { trainingEnvironmentSchema } from './environment';
@@ -35,17 +41,7 @@ export async function main(
         log,
         config: { engineThreads: environment.TRAINING_THREADS, maxMaskBytes: environment.UPLOAD_MAX_BYTES },
         // Edge packages go to the customer's bucket, with the same client settings as manifest imports.
-        packageWriter: s3PackageWriter(
-          createS3Client({
-            region: environment.SOURCE_S3_REGION ?? environment.S3_REGION,
-            ...((environment.SOURCE_S3_ENDPOINT ?? environment.S3_ENDPOINT)
-              ? { endpoint: environment.SOURCE_S3_ENDPOINT ?? environment.S3_ENDPOINT }
-              : {}),
-            forcePathStyle: environment.SOURCE_S3_ENDPOINT
-              ? environment.SOURCE_S3_FORCE_PATH_STYLE
-              : environment.S3_FORCE_PATH_STYLE,
-          }),
-        ),
+        packageWriter: s3PackageWriter(customerS3Client(environment)),
       });
       return { subgraph: training.subgraph, registerWorkers: () => training.registerWorkers() };
     },
