@@ -279,7 +279,8 @@ if (!clusterAvailable()) {
     }, 120_000);
 
     it('trains a model in the training service and reads its metrics', async () => {
-      expect(walk.project).toBeDefined();
+      // The previous step must have created the project and its datasets.
+      expect(walk.testImageIds?.length ?? 0).toBeGreaterThan(0);
       // Pinned cheap engine settings: the point here is the path through the processes, not the accuracy.
       const created = await gql<{ createModel: { id: string; status: string } }>(
         'mutation($input: CreateModelInput!) { createModel(input: $input) { id status } }',
@@ -322,7 +323,7 @@ if (!clusterAvailable()) {
     }, 300_000);
 
     it('starts the model on the inference workers (a second worker joins), detects one image and a batch', async () => {
-      expect(walk.modelId).toBeDefined();
+      expect(walk.modelId).toMatch(/^[0-9a-f-]{36}$/);
       await cluster.startService('inference', { INFERENCE_HEARTBEAT_SECONDS: '0.3', INFERENCE_THREADS: '1' });
       await gql('mutation($id: ID!) { startModel(modelVersionId: $id, minWorkers: 1, maxWorkers: 2) { status } }', {
         id: walk.modelId,
@@ -380,7 +381,7 @@ if (!clusterAvailable()) {
     }, 240_000);
 
     it('inspects a newly uploaded image automatically: ImageIngested goes from ingestion to inference over BullMQ', async () => {
-      expect(walk.modelId).toBeDefined();
+      expect(walk.modelId).toMatch(/^[0-9a-f-]{36}$/);
       await gql('mutation($input: SetAutoInspectionInput!) { setAutoInspection(input: $input) { enabled } }', {
         input: { projectId: walk.projectId, modelVersionId: walk.modelId, enabled: true, camera: 'CAM-AUTO' },
       });
@@ -414,7 +415,7 @@ if (!clusterAvailable()) {
     }, 120_000);
 
     it('stops the model: every inference worker drops it and detection is refused', async () => {
-      expect(walk.modelId).toBeDefined();
+      expect(walk.modelId).toMatch(/^[0-9a-f-]{36}$/);
       const stopped = await gql<{ stopModel: { status: string } }>(
         'mutation($id: ID!) { stopModel(modelVersionId: $id) { status } }',
         { id: walk.modelId },

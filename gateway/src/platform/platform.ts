@@ -5,7 +5,7 @@ import { SYSTEM_PRINCIPAL, Role } from '@vigil/contracts';
 import { createIngestionService } from '@vigil/ingestion-service';
 import { createDatasetService } from '@vigil/dataset-service';
 import { createTrainingService, s3PackageWriter } from '@vigil/training-service';
-import { createInferenceService } from '@vigil/inference-service';
+import { createInferenceService, inferenceConfigFrom } from '@vigil/inference-service';
 import {
   KyselyAuditTrail,
   createSubgraphServer,
@@ -118,15 +118,7 @@ export async function startPlatform(options: PlatformOptions): Promise<RunningPl
       jobs: jobs.system,
       audit,
       log,
-      config: {
-        maxQueueDepth: environment.INFERENCE_MAX_QUEUE_DEPTH,
-        retryAfterSeconds: environment.INFERENCE_RETRY_AFTER_SECONDS,
-        modelCacheSize: environment.INFERENCE_MODEL_CACHE_SIZE,
-        threads: environment.INFERENCE_THREADS,
-        detectTimeoutMs: environment.INFERENCE_DETECT_TIMEOUT_SECONDS * 1000,
-        maxUploadBytes: environment.UPLOAD_MAX_BYTES,
-        allowLocalFiles: storage.allowLocalFiles,
-      },
+      config: inferenceConfigFrom(environment, storage),
     });
     const apiKeys = new ApiKeyService(new KyselyApiKeyRepository(db), audit);
     const accessKeys = new AccessKeyPairService(new KyselyAccessKeyPairRepository(db), audit, secret);

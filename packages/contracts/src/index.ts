@@ -1,3 +1,4 @@
 export * from './errors';
 export * from './access';
 export * from './metadata';
+export * from './sampling';

@@ -1,14 +1,7 @@
-/** Small seeded PRNG (mulberry32) so that training is reproducible. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { seededRandom } from '@vigil/contracts';
+
+/** The shared seeded PRNG (mulberry32), so that training is reproducible. */
+export const rng = seededRandom;
 
 export function gaussianMatrix(rows: number, cols: number, seed: number): Float32Array {
   const next = rng(seed);

@@ -2,7 +2,8 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import express, { type Express, type NextFunction, type Request, type Response } from 'express';
 import { expressMiddleware } from '@as-integrations/express5';
-import { describeError, ErrorCode, isVigilError, VigilError } from '@vigil/contracts';
+import type { z } from 'zod';
+import { describeError, ErrorCode, errors, isVigilError, VigilError } from '@vigil/contracts';
 import { contextFromHeaders, type RequestContext } from './context';
 import type { Logger } from './logger';
 import type { SubgraphServer } from './subgraph';
@@ -56,6 +57,22 @@ declare module 'express-serve-static-core' {
   interface Locals {
     vigilContext?: RequestContext;
   }
+}
+
+/** The caller of a route mounted behind gateway trust; UNAUTHENTICATED when the middleware set none. */
+export function requestContextOf(res: Response): RequestContext {
+  const context = res.locals.vigilContext;
+  if (!context) throw errors.unauthenticated('missing request identity');
+  return context;
+}
+
+/** A route's query string checked against its schema; BAD_USER_INPUT listing what is wrong. */
+export function parseQuery<T>(schema: z.ZodType<T>, query: unknown): T {
+  const parsed = schema.safeParse(query);
+  if (!parsed.success) {
+    throw errors.badInput('invalid query parameters', { issues: parsed.error.issues.map((i) => i.message) });
+  }
+  return parsed.data;
 }
 
 /** Mounts a subgraph at `path`; requests without a valid gateway identity get 401 before reaching GraphQL. */

@@ -63,6 +63,10 @@ export const platformEnvironmentSchema = z.object({
   INFERENCE_THREADS: z.coerce.number().int().min(1).max(64).default(2),
   /** How long detectAnomalies waits for its verdict before answering with the pending record. */
   INFERENCE_DETECT_TIMEOUT_SECONDS: z.coerce.number().int().min(1).max(600).default(60),
+  /** How often an inference process reports itself to the worker registry and drops models no longer hosted. */
+  INFERENCE_HEARTBEAT_SECONDS: z.coerce.number().min(0.05).max(300).default(5),
+  /** Pending inspections one worker should absorb: the desired-workers gauge follows from it. */
+  INFERENCE_JOBS_PER_WORKER: z.coerce.number().int().min(1).max(100_000).default(20),
   /** Shared by the gateway and subgraphs to sign caller identity (>= 32 chars). Generated in embedded mode. */
   GATEWAY_SECRET: env.secret().optional(),
 });

@@ -10,10 +10,6 @@ export const inferenceEnvironmentSchema = platformEnvironmentSchema.extend({
   GATEWAY_SECRET: distributedEnv.gatewaySecret(),
   DATABASE_URL: distributedEnv.databaseUrl(),
   REDIS_URL: distributedEnv.redisUrl(),
-  /** How often this process reports itself to the worker registry and drops models no longer hosted. */
-  INFERENCE_HEARTBEAT_SECONDS: z.coerce.number().min(0.05).max(300).default(5),
-  /** Pending inspections one worker should absorb: the desired-workers gauge follows from it. */
-  INFERENCE_JOBS_PER_WORKER: z.coerce.number().int().min(1).max(100_000).default(20),
   /** Shared object store; without it objects go to VIGIL_DATA_DIR/objects, which every service must share. */
   S3_BUCKET: z.string().optional(),
 });

@@ -1,3 +1,9 @@
-export { createInferenceService, type InferenceModule, type InferenceDeps, type InferenceConfig } from './module';
+export {
+  createInferenceService,
+  inferenceConfigFrom,
+  type InferenceModule,
+  type InferenceDeps,
+  type InferenceConfig,
+} from './module';
 export { typeDefs as inferenceTypeDefs } from './graphql/type-defs';
 export { InferenceQueue, InferenceJobKind } from './jobs/payloads';

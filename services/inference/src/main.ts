@@ -1,6 +1,6 @@
 import { openImageCatalog } from '@vigil/images';
 import { createLogger, loadEnvironment, runMain, startSubgraphService, type RunningService } from '@vigil/service-kit';
-import { createInferenceService, type InferenceModule } from './module';
+import { createInferenceService, inferenceConfigFrom, type InferenceModule } from './module';
 import { inferenceEnvironmentSchema } from './environment';
 
 /**
@@ -33,17 +33,7 @@ export async function main(
         jobs,
         audit,
         log,
-        config: {
-          maxQueueDepth: environment.INFERENCE_MAX_QUEUE_DEPTH,
-          retryAfterSeconds: environment.INFERENCE_RETRY_AFTER_SECONDS,
-          modelCacheSize: environment.INFERENCE_MODEL_CACHE_SIZE,
-          threads: environment.INFERENCE_THREADS,
-          detectTimeoutMs: environment.INFERENCE_DETECT_TIMEOUT_SECONDS * 1000,
-          maxUploadBytes: environment.UPLOAD_MAX_BYTES,
-          allowLocalFiles: storage.allowLocalFiles,
-          heartbeatMs: environment.INFERENCE_HEARTBEAT_SECONDS * 1000,
-          jobsPerWorker: environment.INFERENCE_JOBS_PER_WORKER,
-        },
+        config: inferenceConfigFrom(environment, storage),
       });
       inference = module;
       return {

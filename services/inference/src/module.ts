@@ -2,7 +2,7 @@ import type { Kysely } from 'kysely';
 import type { Router } from 'express';
 import type { Database } from '@vigil/db';
 import { eventsV1, EVENTS_QUEUE } from '@vigil/proto';
-import type { AuditTrail, JobSystem, Logger, SubgraphDefinition } from '@vigil/service-kit';
+import type { AuditTrail, JobSystem, Logger, PlatformEnvironment, SubgraphDefinition } from '@vigil/service-kit';
 import type { ObjectStore } from '@vigil/storage';
 import { typeDefs } from './graphql/type-defs';
 import { inferenceResolvers } from './graphql/resolvers';
@@ -78,6 +78,34 @@ export interface InferenceModule {
 }
 
 export const DEFAULT_MAX_BATCH_IMAGES = 20_000;
+
+/** The inference settings of the environment (the same variables in embedded and distributed mode). */
+export function inferenceConfigFrom(
+  environment: Pick<
+    PlatformEnvironment,
+    | 'INFERENCE_MAX_QUEUE_DEPTH'
+    | 'INFERENCE_RETRY_AFTER_SECONDS'
+    | 'INFERENCE_MODEL_CACHE_SIZE'
+    | 'INFERENCE_THREADS'
+    | 'INFERENCE_DETECT_TIMEOUT_SECONDS'
+    | 'INFERENCE_HEARTBEAT_SECONDS'
+    | 'INFERENCE_JOBS_PER_WORKER'
+    | 'UPLOAD_MAX_BYTES'
+  >,
+  storage: { readonly allowLocalFiles: boolean },
+): InferenceConfig {
+  return {
+    maxQueueDepth: environment.INFERENCE_MAX_QUEUE_DEPTH,
+    retryAfterSeconds: environment.INFERENCE_RETRY_AFTER_SECONDS,
+    modelCacheSize: environment.INFERENCE_MODEL_CACHE_SIZE,
+    threads: environment.INFERENCE_THREADS,
+    detectTimeoutMs: environment.INFERENCE_DETECT_TIMEOUT_SECONDS * 1000,
+    maxUploadBytes: environment.UPLOAD_MAX_BYTES,
+    allowLocalFiles: storage.allowLocalFiles,
+    heartbeatMs: environment.INFERENCE_HEARTBEAT_SECONDS * 1000,
+    jobsPerWorker: environment.INFERENCE_JOBS_PER_WORKER,
+  };
+}
 export const DEFAULT_HEARTBEAT_MS = 5_000;
 export const DEFAULT_JOBS_PER_WORKER = 20;
 

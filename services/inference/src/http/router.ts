@@ -1,7 +1,7 @@
 import { Router, type Request, type Response } from 'express';
 import { z } from 'zod';
 import { errors, ErrorCode, isVigilError, Role, VigilError, type Principal } from '@vigil/contracts';
-import { HTTP_STATUS, requireRole, sendError, type Logger, type RequestContext } from '@vigil/service-kit';
+import { HTTP_STATUS, parseQuery, requestContextOf, requireRole, sendError, type Logger } from '@vigil/service-kit';
 import type { ObjectStore } from '@vigil/storage';
 import type { InspectionService } from '../domain/inspections';
 import type { Inspection } from '../domain/types';
@@ -92,14 +92,10 @@ export function inferenceRouter(deps: {
 
   router.post('/detect', async (req: Request, res: Response) => {
     try {
-      const context = res.locals.vigilContext as RequestContext | undefined;
-      if (!context) throw errors.unauthenticated('missing request identity');
+      const context = requestContextOf(res);
       requireRole(context, Role.Operator);
-      const query = DetectQuerySchema.safeParse(req.query);
-      if (!query.success) {
-        throw errors.badInput('invalid query parameters', { issues: query.error.issues.map((i) => i.message) });
-      }
-      const { modelVersionId, name, idempotencyKey, capturedAt, ...text } = query.data;
+      const query = parseQuery(DetectQuerySchema, req.query);
+      const { modelVersionId, name, idempotencyKey, capturedAt, ...text } = query;
       const metadata = { ...text, ...(capturedAt ? { capturedAt: new Date(capturedAt) } : {}) };
       const bytes = await readBody(req, deps.maxUploadBytes);
       const actor = { principal: context.principal, requestId: context.requestId };
@@ -133,8 +129,7 @@ export function inferenceRouter(deps: {
   ] as const) {
     router.get(`/inspections/:id/${route}`, async (req: Request, res: Response) => {
       try {
-        const context = res.locals.vigilContext as RequestContext | undefined;
-        if (!context) throw errors.unauthenticated('missing request identity');
+        requestContextOf(res); // any authenticated caller may read pictures
         const inspection = await deps.inspections.get(String(req.params['id']));
         const key = keyOf(inspection);
         if (!key) throw errors.notFound(`${route} of inspection`, inspection.id);

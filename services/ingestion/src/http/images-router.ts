@@ -2,7 +2,7 @@ import { Router, type Request, type Response } from 'express';
 import { z } from 'zod';
 import { errors, ErrorCode, Role, VigilError } from '@vigil/contracts';
 import { IMAGE_CONTENT_TYPES, type ImageCatalog } from '@vigil/images';
-import { requireRole, sendError, type Logger, type RequestContext } from '@vigil/service-kit';
+import { parseQuery, requestContextOf, requireRole, sendError, type Logger } from '@vigil/service-kit';
 import { contentPath } from '../graphql/resolvers';
 
 const MetadataQuerySchema = z.object({
@@ -67,13 +67,10 @@ export function imagesRouter(deps: {
 
   router.post('/images', async (req: Request, res: Response) => {
     try {
-      const context = res.locals.vigilContext as RequestContext | undefined;
-      if (!context) throw errors.unauthenticated('missing request identity');
+      const context = requestContextOf(res);
       requireRole(context, Role.Operator);
-      const query = MetadataQuerySchema.safeParse(req.query);
-      if (!query.success)
-        throw errors.badInput('invalid query parameters', { issues: query.error.issues.map((i) => i.message) });
-      const { name, tags, capturedAt, ...rest } = query.data;
+      const query = parseQuery(MetadataQuerySchema, req.query);
+      const { name, tags, capturedAt, ...rest } = query;
       const bytes = await readBody(req, res, deps.maxUploadBytes);
       const result = await deps.catalog.ingest({
         bytes,
@@ -103,8 +100,7 @@ export function imagesRouter(deps: {
 
   router.get('/images/:id/content', async (req: Request, res: Response) => {
     try {
-      const context = res.locals.vigilContext as RequestContext | undefined;
-      if (!context) throw errors.unauthenticated('missing request identity');
+      requestContextOf(res); // any authenticated caller may read images
       const id = String(req.params['id']);
       const image = await deps.catalog.get(id);
       const bytes = await deps.catalog.readBytes(id);
