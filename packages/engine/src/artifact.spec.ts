@@ -59,6 +59,26 @@ describe('model artifact', () => {
     expect((caught as VigilError).message).toMatch(pattern);
   };
 
+  it('carries the anomaly bank of a sharpened model, and refuses one without the other', () => {
+    const anomalyBank = encodeHalf(Float32Array.of(7, 8, 9, 10));
+    const sharpening = { weight: 2, rows: 2, source: 'masks' as const };
+    const { header: h, sections: s } = readArtifact(
+      writeArtifact({ ...header, sharpening }, { ...sections, anomalyBank }),
+    );
+    expect(h.sharpening).toEqual(sharpening);
+    expect(Array.from(decodeHalf(s.anomalyBank ?? new Uint16Array(0)))).toEqual([7, 8, 9, 10]);
+    expect(() => writeArtifact({ ...header, sharpening }, sections)).toThrow(/anomaly bank/);
+    rejects(writeArtifact({ ...header, sharpening: { ...sharpening, rows: 3 } }, { ...sections, anomalyBank }), /size/);
+  });
+
+  it('reads a model written before the ICC option as converting profiles, as it was trained', () => {
+    const older: Partial<ArtifactHeader['config']> = { ...header.config };
+    delete older.iccProfile;
+    const bytes = writeArtifact({ ...header, config: older as ArtifactHeader['config'] }, sections);
+    expect(readArtifact(bytes).header.config.iccProfile).toBe('convert');
+    expect(readArtifact(writeArtifact(header, sections)).header.config.iccProfile).toBe('ignore');
+  });
+
   it('rejects corrupt, truncated, foreign and future-version files with typed errors', () => {
     const bytes = writeArtifact(header, sections);
     const flipped = Uint8Array.from(bytes);

@@ -41,6 +41,7 @@ export const headerSchema = z.object({
     neighbours: z.number().int(),
     sigma: z.number(),
     roi: roiSchema.optional(),
+    iccProfile: z.enum(['ignore', 'convert']).default('convert'), // absent: written before the option, converted
     tiles: z.number().int().min(0).default(1), // 0 or 1: no tiling
     tileOverlap: z.number().min(0).max(0.5).default(0.125),
     customBackbone: z
@@ -62,7 +63,20 @@ export const headerSchema = z.object({
       .optional(),
   }),
   bank: z.object({ rows: z.number().int().positive(), dims: z.number().int().positive(), dtype: z.literal('float16') }),
-  sections: z.object({ bank: sectionSchema, neighbours: sectionSchema, prototypes: sectionSchema }),
+  /** Sharpening with labelled anomalies (Method 3b); absent = off. */
+  sharpening: z
+    .object({
+      weight: z.number().positive(),
+      rows: z.number().int().positive(),
+      source: z.enum(['masks', 'top-patches']),
+    })
+    .optional(),
+  sections: z.object({
+    bank: sectionSchema,
+    neighbours: sectionSchema,
+    prototypes: sectionSchema,
+    anomalyBank: sectionSchema.optional(),
+  }),
   threshold: z.object({
     image: z.number(),
     pixel: z.number(),
@@ -82,6 +96,8 @@ export interface ArtifactSections {
   readonly neighbours: Int32Array;
   /** float32 [classes, dims] (empty without labelled masks). */
   readonly prototypes: Float32Array;
+  /** float16 bits, [sharpening.rows, dims]: defect patches of the labelled anomalies (with sharpening only). */
+  readonly anomalyBank?: Uint16Array;
 }
 
 function corrupt(message: string, details: Record<string, unknown> = {}): VigilError {
@@ -93,7 +109,11 @@ function bytesOf(a: ArrayBufferView): Uint8Array {
 }
 
 export function writeArtifact(header: Omit<ArtifactHeader, 'sections'>, sections: ArtifactSections): Uint8Array {
+  if (Boolean(header.sharpening) !== Boolean(sections.anomalyBank)) {
+    throw new VigilError(ErrorCode.Internal, 'sharpening and its anomaly bank go together');
+  }
   const parts = [bytesOf(sections.bank), bytesOf(sections.neighbours), bytesOf(sections.prototypes)];
+  if (sections.anomalyBank) parts.push(bytesOf(sections.anomalyBank));
   // Align every section to 8 bytes so it can be viewed in place as a typed array.
   const offsets: { offset: number; length: number }[] = [];
   let cursor = 0;
@@ -103,7 +123,12 @@ export function writeArtifact(header: Omit<ArtifactHeader, 'sections'>, sections
   }
   const full: ArtifactHeader = {
     ...header,
-    sections: { bank: offsets[0]!, neighbours: offsets[1]!, prototypes: offsets[2]! },
+    sections: {
+      bank: offsets[0]!,
+      neighbours: offsets[1]!,
+      prototypes: offsets[2]!,
+      ...(offsets[3] ? { anomalyBank: offsets[3] } : {}),
+    },
   };
   let json = Buffer.from(JSON.stringify(full), 'utf8');
   const pad = (8 - ((PREFIX + json.length) % 8)) % 8;
@@ -161,12 +186,19 @@ export function readArtifact(bytes: Uint8Array): { header: ArtifactHeader; secti
   };
   const bank = new Uint16Array(section(header.sections.bank));
   if (bank.length !== header.bank.rows * header.bank.dims) throw corrupt('memory bank size mismatch');
+  const anomalyAt = header.sections.anomalyBank;
+  if (Boolean(anomalyAt) !== Boolean(header.sharpening)) throw corrupt('sharpening without its anomaly bank');
+  const anomalyBank = anomalyAt ? new Uint16Array(section(anomalyAt)) : undefined;
+  if (anomalyBank && anomalyBank.length !== (header.sharpening?.rows ?? 0) * header.bank.dims) {
+    throw corrupt('anomaly bank size mismatch');
+  }
   return {
     header,
     sections: {
       bank,
       neighbours: new Int32Array(section(header.sections.neighbours)),
       prototypes: new Float32Array(section(header.sections.prototypes)),
+      ...(anomalyBank ? { anomalyBank } : {}),
     },
   };
 }

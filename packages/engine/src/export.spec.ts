@@ -48,6 +48,33 @@ describe('standalone ONNX export', () => {
       await model.release();
       await session.release();
     }
+    // A model sharpened with labelled anomalies exports its anomaly bank and lifts the same way.
+    const defects = [];
+    for (let i = 0; i < 4; i++) defects.push(await textureImage(820 + i, { width: 160, height: 120, defect: true }));
+    const sharpened = await trainModel(
+      [
+        ...normals.slice(0, 6).map((bytes) => ({ bytes, label: 'normal' as const })),
+        ...defects.map((d) => ({ bytes: d.bytes, label: 'anomaly' as const, mask: d.mask })),
+      ],
+      { config: { inputSize: 128, topK: 3 }, autoConfig: false, cacheDir, threads: 1, sharpenWeight: 2 },
+    );
+    const sharpExport = exportOnnx(sharpened.artifact, { imageWidth: 160, imageHeight: 120, cacheDir });
+    const sharpSession = await ort.InferenceSession.create(sharpExport.onnx);
+    const sharpModel = await loadModel(sharpened.artifact, { cacheDir, threads: 1 });
+    try {
+      expect(sharpModel.info.sharpening?.weight).toBe(2);
+      for (const seed of [830, 831]) {
+        const bytes = (await textureImage(seed, { width: 160, height: 120, defect: true })).bytes;
+        const r = await sharpModel.detect(bytes, { heatmap: false });
+        const p = await prepareImage(bytes, { inputSize: 128, sizeMultiple: 16 });
+        const out = await sharpSession.run({ image: new ort.Tensor('float32', p.tensor, [1, 3, p.netH, p.netW]) });
+        const score = (out.score?.data as Float32Array)[0] as number;
+        expect(Math.abs(score - r.rawScore)).toBeLessThan(1e-4 * Math.max(1, r.rawScore));
+      }
+    } finally {
+      await sharpModel.release();
+      await sharpSession.release();
+    }
     const reweighted = await trainModel(
       normals.slice(0, 6).map((bytes) => ({ bytes, label: 'normal' as const })),
       { config: { inputSize: 64, reweight: true }, autoConfig: false, cacheDir, threads: 1 },

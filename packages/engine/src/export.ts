@@ -20,6 +20,8 @@ export interface ExportedModel {
   readonly onnx: Uint8Array;
   /** Fixed input: `image` float32 [1, 3, height, width], RGB scaled to 0..1, resized (bilinear) to this size. */
   readonly input: { readonly name: 'image'; readonly width: number; readonly height: number };
+  /** The image's embedded ICC profile: `ignore` (use the stored pixel values) or `convert` to sRGB first. */
+  readonly iccProfile: 'ignore' | 'convert';
   /**
    * Outputs: `score` (raw image score, the model's `rawScore`), `normalised` (sigmoid, 0.5 = threshold),
    * `anomalous` (bool), `map` [1, 1, height, width] (smoothed patch distances), `dist` (per patch).
@@ -32,7 +34,8 @@ export interface ExportedModel {
 /**
  * Exports a trained model as one standalone ONNX graph for edge devices (any ONNX runtime, no Vigil code):
  * the built-in backbone's feature graph, the memory bank as a constant, and the same scoring maths as
- * `detect()` (top-k mean of the patch distances, normalised score, smoothed anomaly map).
+ * `detect()` (top-k mean of the patch distances, sharpened by the anomaly bank if the model has one, normalised
+ * score, smoothed anomaly map).
  * Not exportable: user-registered backbones (their file stays the user's), PatchCore reweighting; a tiled
  * model's export scores one tile (the device cuts the tiles).
  */
@@ -55,7 +58,17 @@ export function exportOnnx(artifact: Uint8Array, opts: ExportOptions = {}): Expo
   const h = netH / info.stride;
   const w = netW / info.stride;
   const d = header.bank.dims;
-  const scorer = scorerGraph(decodeHalf(sections.bank), header.bank.rows, d, { stride: info.stride, sigma: cfg.sigma });
+  const sharpen =
+    header.sharpening && sections.anomalyBank
+      ? { bank: decodeHalf(sections.anomalyBank), rows: header.sharpening.rows, weight: header.sharpening.weight }
+      : undefined;
+  const scorer = scorerGraph(
+    decodeHalf(sections.bank),
+    header.bank.rows,
+    d,
+    { stride: info.stride, sigma: cfg.sigma },
+    sharpen,
+  );
   const io = new Set(['Q', 'shape', 'dist', 'map', '']);
   const rename = (n: string): string => (io.has(n) ? (n === 'Q' ? 'nn/Q' : n) : `nn/${n}`);
   const scorerNodes: NodeDef[] = scorer.nodes.map((n) => ({
@@ -102,6 +115,7 @@ export function exportOnnx(artifact: Uint8Array, opts: ExportOptions = {}): Expo
   return {
     onnx,
     input: { name: 'image', width: netW, height: netH },
+    iccProfile: cfg.iccProfile,
     outputs: ['score', 'normalised', 'anomalous', 'map', 'dist'],
     threshold: t.image,
     sha256: createHash('sha256').update(onnx).digest('hex'),

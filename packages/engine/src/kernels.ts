@@ -184,10 +184,32 @@ export function scorerGraph(
   m: number,
   d: number,
   opts: { stride: number; sigma: number },
+  sharpen?: { readonly bank: Float32Array; readonly rows: number; readonly weight: number },
 ): { nodes: NodeDef[]; inits: TensorInit[] } {
   const a = nearestParts(bank, m, d);
   const b = mapParts(opts);
-  return { nodes: [...a.nodes, ...b.nodes], inits: [...a.inits, ...b.inits] };
+  if (!sharpen) return { nodes: [...a.nodes, ...b.nodes], inits: [...a.inits, ...b.inits] };
+  // dist = d_normal + weight · Relu(d_normal − d_anomaly), as SharpenedScorer computes it (src/sharpen.ts).
+  const normal = (n: string): string => (n === 'dist' ? 'dn' : n);
+  const known = (n: string): string => (n === 'Q' || n === '' ? n : `known/${n}`);
+  const k = nearestParts(sharpen.bank, sharpen.rows, d);
+  return {
+    nodes: [
+      ...a.nodes.map((n) => ({ ...n, outputs: n.outputs.map(normal) })),
+      ...k.nodes.map((n) => ({ ...n, inputs: n.inputs.map(known), outputs: n.outputs.map(known) })),
+      { op: 'Sub', inputs: ['dn', 'known/dist'], outputs: ['gap'] },
+      { op: 'Relu', inputs: ['gap'], outputs: ['gap+'] },
+      { op: 'Mul', inputs: ['gap+', 'weight'], outputs: ['lift'] },
+      { op: 'Add', inputs: ['dn', 'lift'], outputs: ['dist'] },
+      ...b.nodes,
+    ],
+    inits: [
+      ...a.inits,
+      ...k.inits.map((i) => ({ ...i, name: known(i.name) })),
+      floatTensor('weight', [], Float32Array.of(sharpen.weight)),
+      ...b.inits,
+    ],
+  };
 }
 
 /**
@@ -297,6 +319,11 @@ export class NearestNeighbourScorer {
   /** `features` is [h*w, d]. */
   async score(features: Float32Array, h: number, w: number): Promise<ScoreMapResult> {
     const { dist, index } = await this.nearestRows(features, h * w);
+    return { dist, index, ...(await this.mapOf(dist, h, w)) };
+  }
+
+  /** The smoothed anomaly map of any patch scores [h*w] on an h x w grid (upsampled by the stride). */
+  async mapOf(dist: Float32Array, h: number, w: number): Promise<{ map: Float32Array; mapH: number; mapW: number }> {
     const { a, b } = this.axisTensors(h, w);
     const out = await this.mapper.run({
       dist: new ort.Tensor('float32', dist, [h * w]),
@@ -306,7 +333,7 @@ export class NearestNeighbourScorer {
     });
     const map = out.map;
     if (!map) throw errors.internal('anomaly-map kernel returned nothing');
-    return { dist, index, map: map.data as Float32Array, mapH: map.dims[0] ?? 0, mapW: map.dims[1] ?? 0 };
+    return { map: map.data as Float32Array, mapH: map.dims[0] ?? 0, mapW: map.dims[1] ?? 0 };
   }
 
   async release(): Promise<void> {

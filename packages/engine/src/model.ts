@@ -3,8 +3,16 @@ import { readArtifact, type ArtifactHeader } from './artifact';
 import { FeatureExtractor } from './backbone/features';
 import { type EngineConfig } from './config';
 import { decodeHalf } from './float16';
-import { type NearestNeighbourScorer } from './kernels';
-import { analyse, createScorer, extract, featureSpecOf, imageScore, type TilePlacement } from './patchcore';
+import {
+  analyse,
+  createScorer,
+  extract,
+  featureSpecOf,
+  imageScore,
+  type PatchScorer,
+  type TilePlacement,
+} from './patchcore';
+import { SharpenedScorer } from './sharpen';
 import { heatmapPng, labelMaskPng } from './render';
 
 export interface AnomalyClassArea {
@@ -58,6 +66,8 @@ export interface ModelInfo {
   readonly backboneDigest: string;
   readonly training: ArtifactHeader['training'];
   readonly engineVersion: string;
+  /** Sharpening with labelled anomalies, when the model uses it. */
+  readonly sharpening?: ArtifactHeader['sharpening'];
 }
 
 export function normalise(raw: number, threshold: number, scale: number): number {
@@ -69,7 +79,7 @@ export class AnomalyModel {
   private constructor(
     readonly info: ModelInfo,
     private readonly fx: FeatureExtractor,
-    private readonly scorer: NearestNeighbourScorer,
+    private readonly scorer: PatchScorer,
     private readonly bank: { rows: Float32Array; dims: number; neighbours: Int32Array },
     private readonly prototypes: Float32Array,
   ) {}
@@ -81,6 +91,7 @@ export class AnomalyModel {
     prototypes: Float32Array,
     fx: FeatureExtractor,
     threads: number,
+    anomalyRows?: Float32Array,
   ): Promise<AnomalyModel> {
     const cfg = header.config;
     if (fx.info.digest !== header.backbone.digest) {
@@ -89,7 +100,18 @@ export class AnomalyModel {
         actual: fx.info.digest,
       });
     }
-    const scorer = await createScorer(rows, header.bank.rows, header.bank.dims, fx.info.stride, cfg, threads);
+    const normal = await createScorer(rows, header.bank.rows, header.bank.dims, fx.info.stride, cfg, threads);
+    let scorer: PatchScorer = normal;
+    const sharpening = header.sharpening;
+    if (sharpening && anomalyRows) {
+      try {
+        const known = await createScorer(anomalyRows, sharpening.rows, header.bank.dims, fx.info.stride, cfg, threads);
+        scorer = new SharpenedScorer(normal, known, sharpening.weight);
+      } catch (e) {
+        await normal.release();
+        throw e;
+      }
+    }
     return new AnomalyModel(
       {
         config: cfg,
@@ -100,6 +122,7 @@ export class AnomalyModel {
         backboneDigest: header.backbone.digest,
         training: header.training,
         engineVersion: header.engineVersion,
+        ...(sharpening ? { sharpening } : {}),
       },
       fx,
       scorer,
@@ -225,6 +248,7 @@ export async function loadModel(artifact: Uint8Array, opts: LoadOptions = {}): P
       sections.prototypes,
       fx,
       threads,
+      sections.anomalyBank ? decodeHalf(sections.anomalyBank) : undefined,
     );
   } catch (e) {
     await fx.release();

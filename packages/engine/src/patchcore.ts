@@ -42,6 +42,7 @@ export async function extract(fx: FeatureExtractor, bytes: Uint8Array, cfg: Engi
   const opts = {
     inputSize: cfg.inputSize,
     sizeMultiple: fx.info.sizeMultiple,
+    iccProfile: cfg.iccProfile,
     ...(cfg.roi ? { roi: cfg.roi } : {}),
     ...(fixed ? { fixedSize: fixed } : {}),
   };
@@ -80,7 +81,13 @@ export interface AnalysedImage {
  * Scores every tile against the bank and stitches the tiles' anomaly maps (mean where they overlap) at the
  * network's scale. Without tiling this is the scorer's result as is.
  */
-export async function analyse(scorer: NearestNeighbourScorer, ex: Extracted): Promise<AnalysedImage> {
+/** What scores patches and maps them: the normal bank's scorer, or the sharpened one (src/sharpen.ts). */
+export interface PatchScorer {
+  score(features: Float32Array, h: number, w: number): Promise<ScoreMapResult>;
+  release(): Promise<void>;
+}
+
+export async function analyse(scorer: PatchScorer, ex: Extracted): Promise<AnalysedImage> {
   if (ex.tiles.length === 1) {
     const f = ex.features;
     const result = await scorer.score(f.data, f.h, f.w);
@@ -207,20 +214,15 @@ export interface ScoredImage {
   readonly extracted: Extracted;
 }
 
-/** Image score from the patch distances: mean of the top-k, optionally PatchCore-reweighted. */
-export function imageScore(
-  r: ScoreMapResult,
-  features: FeatureMap,
-  bank: { rows: Float32Array; dims: number; neighbours: Int32Array },
-  cfg: EngineConfig,
-): number {
-  const n = r.dist.length;
-  const k = Math.max(1, Math.min(cfg.topK, n));
+/** Mean of the k highest patch scores, and where the highest is. */
+export function topKMean(dist: Float32Array, topK: number): { mean: number; argmax: number } {
+  const n = dist.length;
+  const k = Math.max(1, Math.min(topK, n));
   // Partial selection of the k largest; n is small (hundreds to a few thousand).
   const top = new Float64Array(k).fill(-Infinity);
   let argmax = 0;
   for (let i = 0; i < n; i++) {
-    const v = r.dist[i] as number;
+    const v = dist[i] as number;
     if (v > (top[0] as number)) argmax = i;
     if (v <= (top[k - 1] as number)) continue;
     let j = k - 1;
@@ -232,7 +234,18 @@ export function imageScore(
   }
   let s = 0;
   for (let i = 0; i < k; i++) s += top[i] as number;
-  s /= k;
+  return { mean: s / k, argmax };
+}
+
+/** Image score from the patch distances: mean of the top-k, optionally PatchCore-reweighted. */
+export function imageScore(
+  r: ScoreMapResult,
+  features: FeatureMap,
+  bank: { rows: Float32Array; dims: number; neighbours: Int32Array },
+  cfg: EngineConfig,
+): number {
+  const { mean: s0, argmax } = topKMean(r.dist, cfg.topK);
+  let s = s0;
   const nb = bank.neighbours.length / Math.max(1, bank.rows.length / bank.dims);
   if (cfg.reweight && nb >= 1) {
     const d = bank.dims;
@@ -271,6 +284,7 @@ export async function decodeMask(
     raw = await sharp(bytes, { failOn: 'truncated' })
       .rotate()
       .resize(w, h, { fit: 'fill', kernel: 'nearest' })
+      .keepIccProfile() // class colours are nominal values: a profile must not shift them
       .removeAlpha()
       .toColourspace('srgb')
       .raw({ depth: 'uchar' })

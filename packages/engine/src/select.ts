@@ -240,6 +240,7 @@ export async function selectConfig(args: SelectArgs): Promise<{ config: EngineCo
       const p = await prepareImage(bytes, {
         inputSize: cfg.inputSize,
         sizeMultiple: multiple,
+        iccProfile: cfg.iccProfile,
         ...(cfg.roi ? { roi: cfg.roi } : {}),
       });
       c = compact(p);

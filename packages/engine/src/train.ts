@@ -13,12 +13,22 @@ import {
   type AnalysedImage,
   imageScore,
   licenceOf,
+  topKMean,
   type Extracted,
   type MaskClass,
 } from './patchcore';
 import { autoTiles, probeImage } from './preprocess';
 import { candidateOverrides, SELECTION_BUDGET_UNITS, selectConfig, type SelectionReport } from './select';
 import { shuffled } from './random';
+import {
+  anomalyPatchRows,
+  fitSharpening,
+  sharpenedDistances,
+  type FittedSharpening,
+  type ScoredAnomaly,
+  type ScoredForSharpening,
+  type SharpenReport,
+} from './sharpen';
 
 export const ENGINE_VERSION = '0.1.0';
 
@@ -62,6 +72,12 @@ export interface TrainOptions {
   readonly selectionBudget?: number;
   /** @deprecated Use `selectionBudget`; converted at the fixed rate `UNITS_PER_SECOND` (not timed). */
   readonly selectionBudgetSeconds?: number;
+  /**
+   * Sharpening with labelled anomalies (README, Method 3b): pins its weight (0 = off). By default the weight is
+   * cross-validated when there are at least 4 labelled anomalies with defect patches, and stays off unless it
+   * helps on held-out data. Untiled models with the built-in scoring only (not with `reweight`).
+   */
+  readonly sharpenWeight?: number;
 }
 
 export interface TrainingSummary {
@@ -72,6 +88,8 @@ export interface TrainingSummary {
   readonly calibration: { readonly normals: number; readonly anomalies: number; readonly f1?: number };
   /** What the automatic configuration tried and chose (absent when it did not run). */
   readonly selection?: SelectionReport;
+  /** What sharpening with labelled anomalies tried and chose (absent when it did not run). */
+  readonly sharpening?: SharpenReport;
   readonly seconds: number;
 }
 
@@ -232,18 +250,34 @@ export async function trainModel(
       return { score: imageScore(a.result, a.features, b, cfg), a, ex };
     };
     const calSet = calNormals.length ? calNormals : bankImages;
-    const normalScores: number[] = [];
-    for (const img of calSet) normalScores.push((await scoreOf(img)).score);
-    const anomalyScores: number[] = [];
+    const pinnedWeight = options.sharpenWeight;
+    const sharpenable = cfg.tiles <= 1 && !cfg.reweight && pinnedWeight !== 0 && anomalies.length > 0;
+    let normalScores: number[] = [];
+    // What sharpening needs of each calibration image: its patch distances and, for anomalies, defect patches.
+    const normalPasses: ScoredForSharpening[] = [];
+    const anomalyPasses: (ScoredAnomaly & { readonly sample?: number })[] = [];
+    let normalMax = 0;
+    for (const img of calSet) {
+      const s = await scoreOf(img);
+      normalScores.push(s.score);
+      if (!sharpenable) continue;
+      const { dist } = s.a.result;
+      normalPasses.push({ bytes: img.bytes, distances: dist, h: s.ex.features.h, w: s.ex.features.w });
+      for (const v of dist) normalMax = Math.max(normalMax, v);
+    }
+    const masked = classes.length > 0 && anomalies.some((a) => a.mask);
+    let anomalyScores: number[] = [];
     const pixelSamples: { map: Float32Array; mask: Uint8Array }[] = [];
     const protoSum = new Float64Array(classes.length * bank.dims);
     const protoCount = new Float64Array(classes.length);
     for (const img of anomalies) {
       const s = await scoreOf(img);
       anomalyScores.push(s.score);
+      let pixelMask: Uint8Array | undefined;
+      let patchMask: Uint8Array | undefined;
       if (img.mask && classes.length) {
         const { map, mapW, mapH } = s.a.result;
-        const pixelMask = await decodeMask(img.mask, mapW, mapH, classes);
+        pixelMask = await decodeMask(img.mask, mapW, mapH, classes);
         pixelSamples.push({ map, mask: pixelMask });
         const add = (c: number, f: Float32Array, p: number): void => {
           if (!c) return;
@@ -255,7 +289,7 @@ export async function trainModel(
         };
         if (s.ex.tiles.length === 1) {
           const f = s.ex.features;
-          const patchMask = await decodeMask(img.mask, f.w, f.h, classes);
+          patchMask = await decodeMask(img.mask, f.w, f.h, classes);
           for (let p = 0; p < patchMask.length; p++) add(patchMask[p] as number, f.data, p);
         } else {
           // Each tile's patch takes the class of the stitched-map pixel under its centre.
@@ -270,8 +304,61 @@ export async function trainModel(
           }
         }
       }
+      if (!sharpenable) continue;
+      const f = s.ex.features;
+      // With masks, only masked anomalies give defect patches; without, each anomaly's patches beyond normal.
+      const rows = masked
+        ? patchMask
+          ? anomalyPatchRows(f, { patchMask })
+          : new Float32Array(0)
+        : anomalyPatchRows(f, { distances: s.a.result.dist, normalMax });
+      anomalyPasses.push({
+        bytes: img.bytes,
+        distances: s.a.result.dist,
+        h: f.h,
+        w: f.w,
+        rows,
+        ...(pixelMask ? { pixelMask, sample: pixelSamples.length - 1 } : {}),
+      });
     }
-    await scorer.release();
+    let sharpening: FittedSharpening | undefined;
+    try {
+      if (sharpenable) {
+        onProgress({ stage: 'calibration', fraction: at + (1 - at) * 0.8, message: 'sharpening with anomalies' });
+        sharpening = await fitSharpening({
+          fx,
+          cfg,
+          normalScorer: scorer,
+          normals: normalPasses,
+          anomalies: anomalyPasses,
+          source: masked ? 'masks' : 'top-patches',
+          seed,
+          threads,
+          ...(pinnedWeight !== undefined ? { pinnedWeight } : {}),
+        });
+      }
+      const weight = sharpening?.report.weight ?? 0;
+      if (weight && sharpening?.normalsKnown && sharpening.anomaliesKnown) {
+        // Calibrate on the sharpened scores the model will give.
+        const { normalsKnown, anomaliesKnown } = sharpening;
+        const scoreWith = (d: Float32Array, known: Float32Array | undefined): Float32Array =>
+          sharpenedDistances(d, known ?? d, weight);
+        normalScores = normalPasses.map((n, i) => topKMean(scoreWith(n.distances, normalsKnown[i]), cfg.topK).mean);
+        anomalyScores = [];
+        for (const [i, a] of anomalyPasses.entries()) {
+          const dist = scoreWith(a.distances, anomaliesKnown[i]);
+          anomalyScores.push(topKMean(dist, cfg.topK).mean);
+          if (a.sample !== undefined && a.pixelMask) {
+            pixelSamples[a.sample] = { map: (await scorer.mapOf(dist, a.h, a.w)).map, mask: a.pixelMask };
+          }
+        }
+      }
+    } finally {
+      await scorer.release();
+    }
+    const sharpenReport = sharpening?.report;
+    const sharpenWeight = sharpenReport?.weight ?? 0;
+    const sharpenedBank = sharpenWeight > 0 ? sharpening?.bank : undefined;
     const chosen = chooseThreshold(normalScores, anomalyScores, policy);
     const f1 = chosen.f1;
     let threshold = chosen.threshold;
@@ -303,6 +390,15 @@ export async function trainModel(
         bank: { rows: bank.count, dims: bank.dims, dtype: 'float16' },
         threshold: thresholdRecord,
         classes,
+        ...(sharpenedBank
+          ? {
+              sharpening: {
+                weight: sharpenWeight,
+                rows: sharpenedBank.count,
+                source: sharpenReport?.source ?? 'masks',
+              },
+            }
+          : {}),
         training: {
           normals: normals.length,
           anomalies: anomalies.length,
@@ -311,9 +407,15 @@ export async function trainModel(
           seconds,
           seed,
           ...(selection ? { selection } : {}),
+          ...(sharpenReport ? { sharpening: sharpenReport } : {}),
         },
       },
-      { bank: bank.half, neighbours: bank.neighbours, prototypes },
+      {
+        bank: bank.half,
+        neighbours: bank.neighbours,
+        prototypes,
+        ...(sharpenedBank ? { anomalyBank: sharpenedBank.half } : {}),
+      },
     );
     onProgress({ stage: 'done', fraction: 1 });
     return {
@@ -325,6 +427,7 @@ export async function trainModel(
         threshold: thresholdRecord,
         calibration: { normals: calSet.length, anomalies: anomalies.length, ...(f1 !== undefined ? { f1 } : {}) },
         ...(selection ? { selection } : {}),
+        ...(sharpenReport ? { sharpening: sharpenReport } : {}),
         seconds,
       },
     };

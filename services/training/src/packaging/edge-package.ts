@@ -4,6 +4,7 @@ import { createHash } from 'node:crypto';
 export interface ExportedOnnx {
   readonly onnx: Uint8Array;
   readonly input: { readonly name: string; readonly width: number; readonly height: number };
+  readonly iccProfile: 'ignore' | 'convert';
   readonly outputs: readonly string[];
   readonly threshold: number;
   readonly sha256: string;
@@ -29,7 +30,8 @@ export const MANIFEST_FILE = 'package.json';
 
 /**
  * A runner that needs only onnxruntime-node and sharp (`npm install onnxruntime-node sharp`) and does exactly the
- * engine's preprocessing: orient, resize (bilinear, fill) to the network size, drop alpha, sRGB, planar RGB / 255.
+ * engine's preprocessing: orient, resize (bilinear, fill) to the network size, the embedded ICC profile ignored or
+ * converted as the model says, drop alpha, sRGB, planar RGB / 255.
  */
 const RUNNER = `#!/usr/bin/env node
 // Vigil edge package runner: node run.js <image> [<image> ...]  (needs: npm install onnxruntime-node sharp)
@@ -44,9 +46,9 @@ const pre = JSON.parse(fs.readFileSync(path.join(__dirname, 'preprocessing.json'
 
 async function tensorOf(file) {
   const { width, height } = pre.input;
-  const { data, info } = await sharp(file)
-    .rotate()
-    .resize(width, height, { fit: 'fill', kernel: 'linear' })
+  let image = sharp(file).rotate().resize(width, height, { fit: 'fill', kernel: 'linear' });
+  if (pre.input.iccProfile === 'ignore') image = image.keepIccProfile();
+  const { data, info } = await image
     .removeAlpha()
     .toColourspace('srgb')
     .raw({ depth: 'uchar' })
@@ -106,6 +108,7 @@ export function buildEdgePackage(exported: ExportedOnnx, meta: EdgePackageMeta):
       scale: 1 / 255,
       resize: { method: 'bilinear', fit: 'fill' },
       orientation: 'apply EXIF orientation first',
+      iccProfile: exported.iccProfile,
     },
     outputs: {
       names: exported.outputs,
