@@ -4,7 +4,8 @@
  * --aggregation N --topk N --reweight --coreset R --sigma S. Without config flags the engine's default runs:
  * the automatic configuration (trainModel's autoConfig); config flags or --fixed measure the fixed settings
  * (defaults + flags, no automatic choice); --auto with config flags chooses the settings the flags leave free.
- * --quick prints accuracy only (no speed runs); --normals-only trains without the labelled anomalies.
+ * --quick prints accuracy only (no speed runs); --normals-only trains without the labelled anomalies;
+ * --sharpen-weight W pins the sharpening with labelled anomalies (0 = off; default: cross-validated).
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
@@ -37,6 +38,8 @@ function configFromArgs(): Partial<EngineConfig> {
   num('coreset', 'coresetRatio');
   num('sigma', 'sigma');
   num('max-bank', 'maxBankSize');
+  num('max-candidates', 'maxCandidates');
+  num('projection', 'projectionDim');
   const b = arg('backbones');
   if (b) c.backbones = b.split(',');
   const l = arg('layers');
@@ -103,6 +106,7 @@ async function main(): Promise<void> {
   const trained = await trainModel(trainImages, {
     config: pinned,
     autoConfig: process.argv.includes('--auto') || (!process.argv.includes('--fixed') && !Object.keys(pinned).length),
+    ...(arg('sharpen-weight') !== undefined ? { sharpenWeight: Number(arg('sharpen-weight')) } : {}),
     ...(ds.classes.length ? { classes: ds.classes } : {}),
   });
   const trainSeconds = (performance.now() - t0) / 1000;
@@ -162,6 +166,7 @@ async function main(): Promise<void> {
       dataset: ds.name,
       config: trained.summary.config,
       selection: trained.summary.selection ?? null,
+      sharpening: trained.summary.sharpening ?? null,
       imageAuroc,
       pixelAuroc,
       aupro: auproValue,
@@ -170,7 +175,7 @@ async function main(): Promise<void> {
       trainSeconds,
       loadAverage: [loadStart, loadavg()[0] ?? 0],
     };
-    console.log(JSON.stringify({ ...q, selection: undefined }));
+    console.log(JSON.stringify({ ...q, selection: undefined, sharpening: q.sharpening?.weight ?? null }));
     const json = arg('json');
     if (json) writeFileSync(json, `${JSON.stringify(q, null, 2)}\n`);
     return;
@@ -216,6 +221,7 @@ async function main(): Promise<void> {
     testImages: ds.test.length,
     config: trained.summary.config,
     selection: trained.summary.selection ?? null,
+    sharpening: trained.summary.sharpening ?? null,
     bankRows: trained.summary.bankRows,
     dims: trained.summary.dims,
     imageAuroc,
@@ -251,6 +257,12 @@ async function main(): Promise<void> {
     ['best F1', f(best.f1)],
     ['F1 at threshold', `${f(atThr.f1)} (tp ${cm.tp} fp ${cm.fp} tn ${cm.tn} fn ${cm.fn})`],
     ['training s', f(trainSeconds, 2)],
+    [
+      'sharpening (labelled anomalies)',
+      trained.summary.sharpening
+        ? `weight ${trained.summary.sharpening.weight} (${trained.summary.sharpening.rows} defect patches, ${trained.summary.sharpening.source})`
+        : 'not fitted',
+    ],
     ['latency p50/p95 ms, 2 threads', `${f(result.latencyP50Ms, 1)} / ${f(result.latencyP95Ms, 1)}`],
     ['latency p50/p95 ms, 1 thread', `${f(result.latency1ThreadP50Ms, 1)} / ${f(result.latency1ThreadP95Ms, 1)}`],
     ['latency p50 ms, no heat map', f(result.latencyNoHeatmapP50Ms, 1)],

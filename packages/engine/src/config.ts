@@ -55,7 +55,7 @@ export const DEFAULT_CONFIG: EngineConfig = {
   coresetRatio: 0.1,
   maxBankSize: 6000,
   maxCandidates: 60000,
-  projectionDim: 96,
+  projectionDim: 64,
   topK: 5,
   reweight: false,
   neighbours: 9,

@@ -79,9 +79,11 @@ export function labelMaskPng(
   for (let y = 0; y < rh; y++) {
     const src = Math.min(h - 1, Math.floor(((y + 0.5) * h) / rh));
     let o = y * stride;
-    // Upscaled rows repeat: copy the previous output row when it came from the same source row.
-    if (src === lastSrc) region.copyWithin(o, o - stride, o);
-    else {
+    // Upscaled rows repeat: a PNG Up row of zeros when written directly (deflates almost for free), else a copy.
+    if (src === lastSrc) {
+      if (direct) region[o] = 2;
+      else region.copyWithin(o, o - stride, o);
+    } else {
       const sy = src * w;
       if (direct) {
         region[o++] = 1;
