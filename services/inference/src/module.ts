@@ -195,20 +195,20 @@ export function createInferenceService(deps: InferenceDeps): InferenceModule {
     workers,
     autoInspection,
     registerWorkers: () => {
-      deps.jobs.register(InferenceQueue.Interactive, InferenceJobKind.InteractiveDetect, (payload) =>
-        detector.run(decodeInteractiveDetect(payload), InferenceQueue.Interactive),
+      deps.jobs.register(InferenceQueue.Interactive, InferenceJobKind.InteractiveDetect, (payload, context) =>
+        detector.run(decodeInteractiveDetect(payload), InferenceQueue.Interactive, context.jobId),
       );
       deps.jobs.register(InferenceQueue.Interactive, InferenceJobKind.HostModel, (payload) =>
         hosting.runHostJob(HostModelPayloadSchema.parse(payload)),
       );
-      deps.jobs.register(InferenceQueue.Batch, InferenceJobKind.BatchDetect, (payload) =>
-        detector.run(decodeBatchDetect(payload), InferenceQueue.Batch),
+      deps.jobs.register(InferenceQueue.Batch, InferenceJobKind.BatchDetect, (payload, context) =>
+        detector.run(decodeBatchDetect(payload), InferenceQueue.Batch, context.jobId),
       );
       deps.jobs.register(InferenceQueue.Batch, InferenceJobKind.ExpandBatch, (payload, context) =>
         expander.run(ExpandBatchPayloadSchema.parse(payload), context),
       );
-      deps.jobs.register(InferenceQueue.Batch, InferenceJobKind.AutoDetect, (payload) =>
-        detector.run(decodeInteractiveDetect(payload), InferenceQueue.Batch),
+      deps.jobs.register(InferenceQueue.Batch, InferenceJobKind.AutoDetect, (payload, context) =>
+        detector.run(decodeInteractiveDetect(payload), InferenceQueue.Batch, context.jobId),
       );
       deps.jobs.register(EVENTS_QUEUE, eventsV1.ImageIngestedSchema.typeName, (payload) =>
         autoInspection.onImageIngested(decodeImageIngested(payload)),

@@ -49,11 +49,11 @@ export class Detector implements ModelHost {
     return this.deps.cache.evict(artifactSha256);
   }
 
-  async run(payload: DetectPayload, queue: string): Promise<{ inspectionId: string; status: string }> {
+  async run(payload: DetectPayload, queue: string, jobId?: string): Promise<{ inspectionId: string; status: string }> {
     const started = this.now();
     // One statement claims the inspection and reads its version's status, fresh for every detection (never
     // cached): a version stopped before this point, by any process, runs nothing more.
-    const claimed = await this.deps.inspections.markRunning(payload.inspectionId, started);
+    const claimed = await this.deps.inspections.markRunning(payload.inspectionId, started, jobId);
     if (!claimed) return { inspectionId: payload.inspectionId, status: 'already finished' };
     const running = claimed.inspection;
     let finished: Inspection | null;

@@ -153,7 +153,8 @@ export interface InspectionRepository {
    * QUEUED -> RUNNING, with its model version as it stands at that moment (null when gone), read by the same
    * statement; null when it is not QUEUED or RUNNING (already finished).
    */
-  markRunning(id: string, at: Date): Promise<RunningInspection | null>;
+  /** Claims the inspection for the job `jobId` (linked when the record has no job yet). */
+  markRunning(id: string, at: Date, jobId?: string): Promise<RunningInspection | null>;
   /** -> DONE, and counts it on its batch; false when it had already finished. */
   complete(id: string, result: InspectionResult, at: Date): Promise<Inspection | null>;
   /** -> FAILED, and counts it on its batch; null when it had already finished. */

@@ -94,6 +94,17 @@ describe('KyselyInspectionRepository (claim and finish)', () => {
     return claimed.inspection;
   };
 
+  // Bug: a batch expansion killed between submitting a detection job and linking it left the inspection, done by
+  // that job, without its job id (its retry skips records that are no longer QUEUED). The run links it.
+  it('links the job that runs an inspection when the inspection has none, and keeps a job already linked', async () => {
+    const unlinked = (await repo.create(newInspection(null))).inspection;
+    const job = '0b5c3e52-6a35-4c4f-9a3e-2f0e8d1a7c11';
+    expect((await repo.markRunning(unlinked.id, at, job))?.inspection.jobId).toBe(job);
+    const other = 'f4f1e1a0-2b7d-4a57-8c0e-5d6b9c3a2e10';
+    expect((await repo.markRunning(unlinked.id, at, other))?.inspection.jobId).toBe(job);
+    expect((await repo.findById(unlinked.id))?.jobId).toBe(job);
+  });
+
   it('claims a queued inspection and reads its version in the same call, and never a finished one', async () => {
     const { inspection } = await repo.create(newInspection(null));
     const claimed = await repo.markRunning(inspection.id, at);

@@ -166,15 +166,20 @@ export class KyselyInspectionRepository implements InspectionRepository {
     return row ? toInspection(row) : null;
   }
 
-  async markRunning(id: string, at: Date): Promise<RunningInspection | null> {
+  async markRunning(id: string, at: Date, jobId?: string): Promise<RunningInspection | null> {
     // RUNNING too: a job redelivered after its process died runs the inspection again. The version's status is
     // read by the same statement (one round trip on the worker's hot path); it sees every change committed
-    // before the claim, as a separate read right after it would.
+    // before the claim, as a separate read right after it would. The running job is linked when the record has
+    // no job yet (its submitter died between submitting and linking), so every result stays traceable.
     const row = await this.db
       .with('running', (db) =>
         db
           .updateTable('inspections')
-          .set({ status: InspectionStatus.Running, started_at: at })
+          .set((eb) => ({
+            status: InspectionStatus.Running,
+            started_at: at,
+            ...(jobId ? { job_id: eb.fn.coalesce('job_id', eb.val(jobId)) } : {}),
+          }))
           .where('id', '=', id)
           .where('status', 'in', [InspectionStatus.Queued, InspectionStatus.Running])
           .returningAll(),
