@@ -178,22 +178,25 @@ export class AnomalyModel {
       const features = t.features;
       const d = features.channels;
       const patchClass = new Uint8Array(features.w * features.h);
-      for (let p = 0; p < patchClass.length; p++) {
-        let best = 0;
-        let bestD = Infinity;
-        for (let c = 0; c < classes.length; c++) {
-          let acc = 0;
-          for (let k = 0; k < d; k++) {
-            const diff = (features.data[p * d + k] as number) - (this.prototypes[c * d + k] as number);
-            acc += diff * diff;
+      // One class: every patch over the threshold is of it (no prototype distances to compute).
+      if (classes.length === 1) patchClass.fill(1);
+      else
+        for (let p = 0; p < patchClass.length; p++) {
+          let best = 0;
+          let bestD = Infinity;
+          for (let c = 0; c < classes.length; c++) {
+            let acc = 0;
+            for (let k = 0; k < d; k++) {
+              const diff = (features.data[p * d + k] as number) - (this.prototypes[c * d + k] as number);
+              acc += diff * diff;
+            }
+            if (acc < bestD) {
+              bestD = acc;
+              best = c;
+            }
           }
-          if (acc < bestD) {
-            bestD = acc;
-            best = c;
-          }
+          patchClass[p] = best + 1;
         }
-        patchClass[p] = best + 1;
-      }
       // Pixels over the threshold take the class of the tile's patch under them (later tiles win overlaps).
       const sx = features.w / t.w;
       const sy = features.h / t.h;
