@@ -90,6 +90,26 @@ class Pipeline {
     return new Pipeline(cluster, db);
   }
 
+  /**
+   * A cluster with `widgets` trained and hosted, a TEST dataset of `burst` distinct images, and a second inference
+   * process, so the queue spreads work over two workers. Returns the burst dataset's id.
+   */
+  static async withBurst(
+    work: string,
+    burst: { readonly count: number; readonly seed: number; readonly widgetsSeed: number },
+    options: { redisUrl?: string } = {},
+  ): Promise<{ pipeline: Pipeline; burstDataset: string }> {
+    await writeSmallProjectFolder(path.join(work, 'widgets'), burst.widgetsSeed);
+    await writeBurstFolder(path.join(work, 'burst'), burst.count, burst.seed);
+    const pipeline = await Pipeline.start(work, options);
+    await pipeline.importFolder('widgets', path.join(work, 'widgets'));
+    await pipeline.trainAndHost('widgets');
+    await pipeline.importFolder('burst', path.join(work, 'burst'), { datasetType: 'TEST', label: 'NORMAL' });
+    const burstDataset = await pipeline.datasetOf('burst', 'TEST');
+    await pipeline.cluster.startService('inference');
+    return { pipeline, burstDataset };
+  }
+
   async stop(): Promise<void> {
     await this.db.close().catch(() => undefined);
     await this.cluster.stop();
@@ -241,15 +261,7 @@ async function imagesInspectedBy(worker: ClusterProcess): Promise<number> {
 
   beforeAll(async () => {
     work = await mkdtemp(path.join(os.tmpdir(), 'vigil-pipeline-'));
-    await writeSmallProjectFolder(path.join(work, 'widgets'), 700);
-    await writeBurstFolder(path.join(work, 'burst'), BURST, 100_000);
-    pipeline = await Pipeline.start(work);
-    await pipeline.importFolder('widgets', path.join(work, 'widgets'));
-    await pipeline.trainAndHost('widgets');
-    await pipeline.importFolder('burst', path.join(work, 'burst'), { datasetType: 'TEST', label: 'NORMAL' });
-    burstDataset = await pipeline.datasetOf('burst', 'TEST');
-    // A second worker process: the queue spreads the burst over both.
-    await pipeline.cluster.startService('inference');
+    ({ pipeline, burstDataset } = await Pipeline.withBurst(work, { count: BURST, seed: 100_000, widgetsSeed: 700 }));
   }, 300_000);
 
   afterAll(async () => {
@@ -411,15 +423,12 @@ async function imagesInspectedBy(worker: ClusterProcess): Promise<number> {
 
     beforeAll(async () => {
       work = await mkdtemp(path.join(os.tmpdir(), 'vigil-pipeline-redis-'));
-      await writeSmallProjectFolder(path.join(work, 'widgets'), 900);
-      await writeBurstFolder(path.join(work, 'burst'), FAULT_BURST, 200_000);
       redis = await startPrivateRedis();
-      pipeline = await Pipeline.start(work, { redisUrl: redis.url });
-      await pipeline.importFolder('widgets', path.join(work, 'widgets'));
-      await pipeline.trainAndHost('widgets');
-      await pipeline.importFolder('burst', path.join(work, 'burst'), { datasetType: 'TEST', label: 'NORMAL' });
-      burstDataset = await pipeline.datasetOf('burst', 'TEST');
-      await pipeline.cluster.startService('inference');
+      ({ pipeline, burstDataset } = await Pipeline.withBurst(
+        work,
+        { count: FAULT_BURST, seed: 200_000, widgetsSeed: 900 },
+        { redisUrl: redis.url },
+      ));
     }, 300_000);
 
     afterAll(async () => {

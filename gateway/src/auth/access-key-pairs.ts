@@ -1,8 +1,18 @@
 import { createCipheriv, createDecipheriv, hkdfSync, randomBytes } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import type { AccessKeyPairRow, Database } from '@vigil/db';
-import { errors, isRole, isUuid, type Principal, type Role } from '@vigil/contracts';
+import { errors, type Principal, type Role } from '@vigil/contracts';
 import type { AuditTrail } from '@vigil/service-kit';
+import {
+  keyLifecycle,
+  keyPrincipal,
+  listKeyRows,
+  revokeAudited,
+  revokeKeyRow,
+  touchKeyRow,
+  validKeyName,
+  type RevokeResult,
+} from './key-rows';
 
 /**
  * SigV4 access key pairs for the Lookout for Vision–compatible REST layer. Unlike an API key, the secret must
@@ -68,30 +78,27 @@ export interface CreatedAccessKeyPair {
   readonly secretAccessKey: string;
 }
 
+/** What `AccessKeyPairRepository.insert` stores: the secret only as its ciphertext. */
+export interface NewAccessKeyPair {
+  readonly accessKeyId: string;
+  readonly secretCiphertext: string;
+  readonly name: string;
+  readonly role: Role;
+  readonly createdBy: string;
+}
+
 export interface AccessKeyPairRepository {
-  insert(row: {
-    accessKeyId: string;
-    secretCiphertext: string;
-    name: string;
-    role: Role;
-    createdBy: string;
-  }): Promise<AccessKeyPairRow>;
+  insert(row: NewAccessKeyPair): Promise<AccessKeyPairRow>;
   findByAccessKeyId(accessKeyId: string): Promise<AccessKeyPairRow | undefined>;
   list(): Promise<AccessKeyPairRow[]>;
-  revoke(id: string, at: Date): Promise<{ row: AccessKeyPairRow; revokedNow: boolean } | undefined>;
+  revoke(id: string, at: Date): Promise<RevokeResult<AccessKeyPairRow> | undefined>;
   touch(id: string, at: Date): Promise<void>;
 }
 
 export class KyselyAccessKeyPairRepository implements AccessKeyPairRepository {
   constructor(private readonly db: Kysely<Database>) {}
 
-  insert(row: {
-    accessKeyId: string;
-    secretCiphertext: string;
-    name: string;
-    role: Role;
-    createdBy: string;
-  }): Promise<AccessKeyPairRow> {
+  insert(row: NewAccessKeyPair): Promise<AccessKeyPairRow> {
     return this.db
       .insertInto('access_key_pairs')
       .values({
@@ -112,37 +119,18 @@ export class KyselyAccessKeyPairRepository implements AccessKeyPairRepository {
       .executeTakeFirst();
   }
   list(): Promise<AccessKeyPairRow[]> {
-    return this.db.selectFrom('access_key_pairs').selectAll().orderBy('created_at').execute();
+    return listKeyRows(this.db, 'access_key_pairs');
   }
-  async revoke(id: string, at: Date): Promise<{ row: AccessKeyPairRow; revokedNow: boolean } | undefined> {
-    const revoked = await this.db
-      .updateTable('access_key_pairs')
-      .set({ revoked_at: at })
-      .where('id', '=', id)
-      .where('revoked_at', 'is', null)
-      .returningAll()
-      .executeTakeFirst();
-    if (revoked) return { row: revoked, revokedNow: true };
-    const existing = await this.db.selectFrom('access_key_pairs').selectAll().where('id', '=', id).executeTakeFirst();
-    return existing ? { row: existing, revokedNow: false } : undefined;
+  revoke(id: string, at: Date): Promise<RevokeResult<AccessKeyPairRow> | undefined> {
+    return revokeKeyRow(this.db, 'access_key_pairs', id, at);
   }
-  async touch(id: string, at: Date): Promise<void> {
-    await this.db.updateTable('access_key_pairs').set({ last_used_at: at }).where('id', '=', id).execute();
+  touch(id: string, at: Date): Promise<void> {
+    return touchKeyRow(this.db, 'access_key_pairs', id, at);
   }
 }
 
 function summarise(row: AccessKeyPairRow): AccessKeyPairSummary {
-  if (!isRole(row.role)) throw errors.internal(`access key ${row.id} has an unknown role`);
-  return {
-    id: row.id,
-    name: row.name,
-    accessKeyId: row.access_key_id,
-    role: row.role,
-    createdAt: row.created_at,
-    createdBy: row.created_by,
-    revokedAt: row.revoked_at,
-    lastUsedAt: row.last_used_at,
-  };
+  return { id: row.id, name: row.name, accessKeyId: row.access_key_id, ...keyLifecycle(row, 'access key') };
 }
 
 /** A live pair's principal and its secret, for signature verification. */
@@ -173,9 +161,7 @@ export class AccessKeyPairService {
   }
 
   async create(input: { name: string; role: Role; actor: Principal }): Promise<CreatedAccessKeyPair> {
-    const name = input.name.trim();
-    if (!name || name.length > 100) throw errors.badInput('a key needs a name of 1 to 100 characters');
-    if (!isRole(input.role)) throw errors.badInput(`unknown role '${String(input.role)}'`);
+    const name = validKeyName(input);
     const accessKeyId = randomAccessKeyId();
     const secretAccessKey = randomSecret();
     const row = await this.pairs.insert({
@@ -200,20 +186,16 @@ export class AccessKeyPairService {
   }
 
   async revoke(id: string, actor: Principal): Promise<AccessKeyPairSummary> {
-    const result = isUuid(id) ? await this.pairs.revoke(id, new Date(this.now())) : undefined;
-    if (!result) throw errors.notFound('access key pair', id);
-    this.cache.clear();
-    if (result.revokedNow) {
-      await this.audit.record({
-        actor,
-        action: 'accessKeyPair.revoke',
-        entityType: 'accessKeyPair',
-        entityId: id,
-        before: { revokedAt: null },
-        after: { revokedAt: result.row.revoked_at },
-      });
-    }
-    return summarise(result.row);
+    const row = await revokeAudited({
+      id,
+      actor,
+      audit: this.audit,
+      entityType: 'accessKeyPair',
+      notFoundAs: 'access key pair',
+      revoke: (uuid) => this.pairs.revoke(uuid, new Date(this.now())),
+      afterRevoke: () => this.cache.clear(),
+    });
+    return summarise(row);
   }
 
   /** The identity of a live access key id; UNAUTHENTICATED for an unknown or revoked one. */
@@ -233,7 +215,7 @@ export class AccessKeyPairService {
       throw errors.unauthenticated('this access key cannot be verified with the current gateway secret');
     }
     const identity: SigningIdentity = {
-      principal: { id: summary.id, name: summary.name, role: summary.role },
+      principal: keyPrincipal(summary),
       secretAccessKey,
     };
     const cacheMs = this.options.cacheMs ?? 0;

@@ -1,8 +1,18 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import type { ApiKeyRow, Database } from '@vigil/db';
-import { errors, isRole, isUuid, type Principal, type Role } from '@vigil/contracts';
+import { errors, type Principal, type Role } from '@vigil/contracts';
 import type { AuditTrail } from '@vigil/service-kit';
+import {
+  keyLifecycle,
+  keyPrincipal,
+  listKeyRows,
+  revokeAudited,
+  revokeKeyRow,
+  touchKeyRow,
+  validKeyName,
+  type RevokeResult,
+} from './key-rows';
 
 /**
  * API keys look like `vgl_<12-char id>_<secret>`. The id part is stored in clear (to find the row and to
@@ -50,7 +60,7 @@ export interface ApiKeyRepository {
   list(): Promise<ApiKeyRow[]>;
   count(): Promise<number>;
   /** Revokes a live key at `at`; a key already revoked keeps its first revocation (revokedNow false). */
-  revoke(id: string, at: Date): Promise<{ row: ApiKeyRow; revokedNow: boolean } | undefined>;
+  revoke(id: string, at: Date): Promise<RevokeResult<ApiKeyRow> | undefined>;
   touch(id: string, at: Date): Promise<void>;
 }
 
@@ -74,7 +84,7 @@ export class KyselyApiKeyRepository implements ApiKeyRepository {
     return this.db.selectFrom('api_keys').selectAll().where('prefix', '=', prefix).executeTakeFirst();
   }
   list(): Promise<ApiKeyRow[]> {
-    return this.db.selectFrom('api_keys').selectAll().orderBy('created_at').execute();
+    return listKeyRows(this.db, 'api_keys');
   }
   async count(): Promise<number> {
     const row = await this.db
@@ -83,35 +93,16 @@ export class KyselyApiKeyRepository implements ApiKeyRepository {
       .executeTakeFirstOrThrow();
     return Number(row.n);
   }
-  async revoke(id: string, at: Date): Promise<{ row: ApiKeyRow; revokedNow: boolean } | undefined> {
-    const revoked = await this.db
-      .updateTable('api_keys')
-      .set({ revoked_at: at })
-      .where('id', '=', id)
-      .where('revoked_at', 'is', null)
-      .returningAll()
-      .executeTakeFirst();
-    if (revoked) return { row: revoked, revokedNow: true };
-    const existing = await this.db.selectFrom('api_keys').selectAll().where('id', '=', id).executeTakeFirst();
-    return existing ? { row: existing, revokedNow: false } : undefined;
+  revoke(id: string, at: Date): Promise<RevokeResult<ApiKeyRow> | undefined> {
+    return revokeKeyRow(this.db, 'api_keys', id, at);
   }
-  async touch(id: string, at: Date): Promise<void> {
-    await this.db.updateTable('api_keys').set({ last_used_at: at }).where('id', '=', id).execute();
+  touch(id: string, at: Date): Promise<void> {
+    return touchKeyRow(this.db, 'api_keys', id, at);
   }
 }
 
 function summarise(row: ApiKeyRow): ApiKeySummary {
-  if (!isRole(row.role)) throw errors.internal(`api key ${row.id} has an unknown role`);
-  return {
-    id: row.id,
-    name: row.name,
-    prefix: row.prefix,
-    role: row.role,
-    createdAt: row.created_at,
-    createdBy: row.created_by,
-    revokedAt: row.revoked_at,
-    lastUsedAt: row.last_used_at,
-  };
+  return { id: row.id, name: row.name, prefix: row.prefix, ...keyLifecycle(row, 'api key') };
 }
 
 export class ApiKeyService {
@@ -129,9 +120,7 @@ export class ApiKeyService {
   }
 
   async create(input: { name: string; role: Role; actor: Principal }): Promise<CreatedApiKey> {
-    const name = input.name.trim();
-    if (!name || name.length > 100) throw errors.badInput('a key needs a name of 1 to 100 characters');
-    if (!isRole(input.role)) throw errors.badInput(`unknown role '${String(input.role)}'`);
+    const name = validKeyName(input);
     const prefix = randomAlphanumeric(12);
     const key = `vgl_${prefix}_${randomBytes(32).toString('base64url')}`;
     const row = await this.keys.insert({
@@ -161,19 +150,14 @@ export class ApiKeyService {
   }
 
   async revoke(id: string, actor: Principal): Promise<ApiKeySummary> {
-    const result = isUuid(id) ? await this.keys.revoke(id, new Date(this.now())) : undefined;
-    if (!result) throw errors.notFound('api key', id);
-    const { row, revokedNow } = result;
-    this.cache.clear();
-    // Revoking again changes nothing, so it is not an event.
-    if (!revokedNow) return summarise(row);
-    await this.audit.record({
+    const row = await revokeAudited({
+      id,
       actor,
-      action: 'apiKey.revoke',
+      audit: this.audit,
       entityType: 'apiKey',
-      entityId: id,
-      before: { revokedAt: null },
-      after: { revokedAt: row.revoked_at },
+      notFoundAs: 'api key',
+      revoke: (uuid) => this.keys.revoke(uuid, new Date(this.now())),
+      afterRevoke: () => this.cache.clear(),
     });
     return summarise(row);
   }
@@ -191,7 +175,7 @@ export class ApiKeyService {
     if (!row || !timingSafeEqual(expected, given)) throw errors.unauthenticated('unknown API key');
     if (row.revoked_at) throw errors.unauthenticated('this API key has been revoked');
     const summary = summarise(row);
-    const principal: Principal = { id: summary.id, name: summary.name, role: summary.role };
+    const principal = keyPrincipal(summary);
     this.cache.set(presented, { principal, expires: this.now() + (this.options.cacheMs ?? 30_000) });
     void this.keys.touch(row.id, new Date(this.now())).catch(() => undefined);
     return principal;

@@ -36,8 +36,9 @@ function place(region: Uint8Array, at: Placement, fill: number): Uint8Array {
 }
 
 /**
- * Heat map PNG of `map` (values scaled so that `half` maps to the middle of the ramp), bilinearly resampled
- * to the analysed region's size and placed in an image-sized canvas (black outside the region).
+ * Heat map PNG of `map` (values scaled so that `half` maps to the middle of the ramp), resampled to the analysed
+ * region's size (`resampleToIndices`: bilinear along rows, nearest row vertically) and placed in an image-sized
+ * canvas (black outside the region).
  */
 export function heatmapPng(map: Float32Array, w: number, h: number, half: number, at: Placement): Promise<Buffer> {
   const scale = half > 0 ? 127 / half : 0;

@@ -263,7 +263,10 @@ export async function fitSharpening(args: {
         scorers.push(s);
         foldScorers.push(s);
       }
-    /** The image's patches' distances to each bank given. */
+    /**
+     * The image's patches' distances to each bank given. Features are extracted again rather than kept from the
+     * calibration pass: at 512 px with both networks they are ~4 MB an image, for every calibration image.
+     */
     const known = async (bytes: Uint8Array, against: readonly NearestNeighbourScorer[]): Promise<Float32Array[]> => {
       const f = (await extract(fx, bytes, cfg)).features;
       const dists: Float32Array[] = [];

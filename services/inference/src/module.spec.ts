@@ -15,6 +15,7 @@ import { encodeJson, eventsV1, EVENTS_QUEUE } from '@vigil/proto';
 import type { DetectionModel, InferenceEngine } from './domain/engine';
 import type { Inspection } from './domain/types';
 import { createInferenceService, type InferenceConfig, type InferenceModule } from './module';
+import { insertModelVersion, insertProject } from './testing/rows';
 
 const actor = { principal: { id: 'key-1', name: 'alice', role: Role.Operator }, requestId: 'req-1' };
 const POISON = 'poison';
@@ -72,27 +73,9 @@ beforeAll(async () => {
     Buffer.from(POISON),
   ]);
   poisonedImage = (await catalog.ingest({ bytes: poisoned, actor: actor.principal })).image.id;
-  const project = await db
-    .insertInto('projects')
-    .values({ name: 'p', created_by: 'seed' })
-    .returning('id')
-    .executeTakeFirstOrThrow();
+  const projectId = await insertProject(db);
   await store.put('models/artifact', Buffer.from('artifact'));
-  modelVersionId = (
-    await db
-      .insertInto('model_versions')
-      .values({
-        project_id: project.id,
-        version: 1,
-        status: 'TRAINED',
-        artifact_key: 'models/artifact',
-        artifact_sha256: 'a'.repeat(64),
-        engine_config: '{}',
-        created_by: 'seed',
-      })
-      .returning('id')
-      .executeTakeFirstOrThrow()
-  ).id;
+  modelVersionId = await insertModelVersion(db, projectId, { status: 'TRAINED', artifactKey: 'models/artifact' });
 });
 
 afterAll(() => handle?.close());
@@ -303,37 +286,11 @@ describe('backpressure', () => {
   });
 });
 
-async function insertProject(name: string): Promise<string> {
-  return (
-    await handle.db
-      .insertInto('projects')
-      .values({ name, created_by: 'seed' })
-      .returning('id')
-      .executeTakeFirstOrThrow()
-  ).id;
-}
-
 async function insertVersion(
   projectId: string,
   values: { status: string; digest: string; width?: number; height?: number },
 ): Promise<string> {
-  return (
-    await handle.db
-      .insertInto('model_versions')
-      .values({
-        project_id: projectId,
-        version: 1,
-        status: values.status,
-        artifact_key: 'models/artifact',
-        artifact_sha256: values.digest,
-        engine_config: '{}',
-        created_by: 'seed',
-        image_width: values.width ?? null,
-        image_height: values.height ?? null,
-      })
-      .returning('id')
-      .executeTakeFirstOrThrow()
-  ).id;
+  return insertModelVersion(handle.db, projectId, { ...values, artifactKey: 'models/artifact' });
 }
 
 async function until<T>(read: () => Promise<T>, done: (value: T) => boolean): Promise<T> {
@@ -349,7 +306,7 @@ describe('bad input', () => {
   let sized: string;
   beforeAll(async () => {
     running = await open({ maxBatchImages: 20_000 }, { workers: false });
-    sized = await insertVersion(await insertProject('sized'), {
+    sized = await insertVersion(await insertProject(handle.db, 'sized'), {
       status: 'HOSTED',
       digest: 'e'.repeat(64),
       width: 32,
@@ -392,7 +349,7 @@ describe('bad input', () => {
   });
 
   it('answers NOT_FOUND once the project (and with it the version) is deleted', async () => {
-    const projectId = await insertProject('doomed');
+    const projectId = await insertProject(handle.db, 'doomed');
     const doomed = await insertVersion(projectId, { status: 'HOSTED', digest: 'f'.repeat(64) });
     await handle.db.deleteFrom('projects').where('id', '=', projectId).execute();
     const single = await errorOf(
@@ -409,7 +366,7 @@ describe('bad input', () => {
 describe('stopModel across worker processes', () => {
   it('every process drops a stopped version at its next sweep, and the registry counts who has it loaded', async () => {
     const digest = 'b'.repeat(64);
-    const version = await insertVersion(await insertProject('two-workers'), { status: 'TRAINED', digest });
+    const version = await insertVersion(await insertProject(handle.db, 'two-workers'), { status: 'TRAINED', digest });
     const a = await open({ heartbeatMs: 60_000 });
     const b = await open({ heartbeatMs: 60_000 });
     try {
@@ -453,7 +410,7 @@ describe('stopModel across worker processes', () => {
 
   it('exports the desired workers of each hosted version as a Prometheus gauge', async () => {
     const digest = 'd'.repeat(64);
-    const version = await insertVersion(await insertProject('gauged'), { status: 'TRAINED', digest });
+    const version = await insertVersion(await insertProject(handle.db, 'gauged'), { status: 'TRAINED', digest });
     const p = await open({ jobsPerWorker: 2 }, { workers: false });
     try {
       await p.module.hosting.start(version, 1, 3, actor);
@@ -485,9 +442,12 @@ describe('stopModel across worker processes', () => {
 
 describe('automatic inspection of newly ingested images', () => {
   it('inspects each matching new image once with the hosted version, on the batch queue', async () => {
-    const projectId = await insertProject('auto');
+    const projectId = await insertProject(handle.db, 'auto');
     const version = await insertVersion(projectId, { status: 'TRAINED', digest: 'c'.repeat(64) });
-    const other = await insertVersion(await insertProject('auto-other'), { status: 'TRAINED', digest: 'c'.repeat(64) });
+    const other = await insertVersion(await insertProject(handle.db, 'auto-other'), {
+      status: 'TRAINED',
+      digest: 'c'.repeat(64),
+    });
     const p = await open();
     try {
       const auto = p.module.autoInspection;

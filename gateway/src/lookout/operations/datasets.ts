@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { ErrorCode, VigilError } from '@vigil/contracts';
-import { findDataset, findProject } from './lookups';
-import { datasetTypeParam, idempotencyKeyOf, jsonBody, projectNameParam, type DatasetType } from './request';
+import { datasetInPath, findProject } from './lookups';
+import { idempotencyKeyOf, jsonBody, projectNameParam, type DatasetType } from './request';
 import { callGraphQL, epochSeconds } from './shared';
 import type { LookoutCall, LookoutDeps, LookoutOperation } from './types';
 
@@ -134,9 +134,7 @@ export const datasetOperations: readonly LookoutOperation[] = [
     path: '/projects/:projectName/datasets/:datasetType',
     idempotent: false,
     async handle(call, deps) {
-      const type = datasetTypeParam(call);
-      const project = await findProject(deps, call, projectNameParam(call));
-      const dataset = findDataset(project, type);
+      const { type, project, dataset } = await datasetInPath(deps, call);
       const { stats } = dataset;
       return {
         status: 200,
@@ -164,9 +162,7 @@ export const datasetOperations: readonly LookoutOperation[] = [
     path: '/projects/:projectName/datasets/:datasetType',
     idempotent: true,
     async handle(call, deps) {
-      const type = datasetTypeParam(call);
-      const project = await findProject(deps, call, projectNameParam(call));
-      const dataset = findDataset(project, type);
+      const { type, project, dataset } = await datasetInPath(deps, call);
       await callGraphQL(deps, call, 'mutation LookoutDeleteDataset($id: ID!) { deleteDataset(id: $id) { id } }', {
         id: dataset.id,
       });

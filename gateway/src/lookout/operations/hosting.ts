@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { errors } from '@vigil/contracts';
-import { findModel } from './lookups';
+import { findModel, modelInPath } from './lookups';
 import { jsonBody, modelVersionParam, projectNameParam } from './request';
 import { callGraphQL } from './shared';
 import type { LookoutOperation } from './types';
@@ -40,8 +40,7 @@ export const hostingOperations: readonly LookoutOperation[] = [
     path: '/projects/:projectName/models/:modelVersion/stop',
     idempotent: true,
     async handle(call, deps) {
-      const name = projectNameParam(call);
-      const model = await findModel(deps, call, name, modelVersionParam(call));
+      const { model } = await modelInPath(deps, call);
       const data = await callGraphQL<{ stopModel: { status: string } }>(
         deps,
         call,

@@ -1,5 +1,5 @@
 /** The project, dataset and model a Lookout path names, read from the services with Lookout's not-found errors. */
-import type { DatasetType } from './request';
+import { datasetTypeParam, modelVersionParam, projectNameParam, type DatasetType } from './request';
 import { notFound, queryProject } from './shared';
 import type { LookoutCall, LookoutDeps } from './types';
 
@@ -67,4 +67,27 @@ export async function findModel(
   );
   if (!data.project.model) throw notFound('model', `${project}/${version}`);
   return data.project.model;
+}
+
+/**
+ * The dataset a `/projects/:projectName/datasets/:datasetType` path names, with its project. The type is checked
+ * before the project name, and both before anything is read, as each operation did on its own.
+ */
+export async function datasetInPath(
+  deps: LookoutDeps,
+  call: LookoutCall,
+): Promise<{ type: DatasetType; project: ProjectNode; dataset: DatasetNode }> {
+  const type = datasetTypeParam(call);
+  const project = await findProject(deps, call, projectNameParam(call));
+  return { type, project, dataset: findDataset(project, type) };
+}
+
+/**
+ * The model a `/projects/:projectName/models/:modelVersion` path names; `name` is the project's name as sent.
+ * Operations that check a body or header between the two path parameters call findModel themselves, so their
+ * first ValidationException stays the same.
+ */
+export async function modelInPath(deps: LookoutDeps, call: LookoutCall): Promise<{ name: string; model: ModelNode }> {
+  const name = projectNameParam(call);
+  return { name, model: await findModel(deps, call, name, modelVersionParam(call)) };
 }

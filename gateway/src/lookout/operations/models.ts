@@ -1,16 +1,8 @@
 import { z } from 'zod';
 import { modelArn } from '../arn';
 import { evaluationLocation } from './evaluation';
-import { findModel, MODEL_FIELDS, type ModelNode } from './lookups';
-import {
-  idempotencyKeyOf,
-  jsonBody,
-  modelVersionParam,
-  offsetToken,
-  offsetTokenParam,
-  pageSizeParam,
-  projectNameParam,
-} from './request';
+import { MODEL_FIELDS, modelInPath, type ModelNode } from './lookups';
+import { idempotencyKeyOf, jsonBody, offsetToken, offsetTokenParam, pageSizeParam, projectNameParam } from './request';
 import { callGraphQL, epochSeconds, queryProject } from './shared';
 import { TagList, tagMap } from './tags';
 import type { LookoutDeps, LookoutOperation } from './types';
@@ -112,8 +104,7 @@ export const modelOperations: readonly LookoutOperation[] = [
     path: '/projects/:projectName/models/:modelVersion',
     idempotent: false,
     async handle(call, deps) {
-      const name = projectNameParam(call);
-      const model = await findModel(deps, call, name, modelVersionParam(call));
+      const { name, model } = await modelInPath(deps, call);
       const output = await deps.store.modelOutput(model.id);
       const evaluation = await evaluationLocation(deps, call, name, model, output);
       return {
@@ -149,8 +140,7 @@ export const modelOperations: readonly LookoutOperation[] = [
     path: '/projects/:projectName/models/:modelVersion',
     idempotent: true,
     async handle(call, deps) {
-      const name = projectNameParam(call);
-      const model = await findModel(deps, call, name, modelVersionParam(call));
+      const { name, model } = await modelInPath(deps, call);
       await callGraphQL(deps, call, 'mutation LookoutDeleteModel($id: ID!) { deleteModel(id: $id) { id } }', {
         id: model.id,
       });

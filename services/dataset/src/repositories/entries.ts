@@ -1,6 +1,6 @@
 import { sql, type Kysely } from 'kysely';
 import { isUuid, type EntryLabel } from '@vigil/contracts';
-import type { Database, DatasetEntryRow, DefectClassRow } from '@vigil/db';
+import { keysetPage, type Database, type DatasetEntryRow, type DefectClassRow } from '@vigil/db';
 import type { Cursor } from '@vigil/service-kit';
 
 export interface NewEntry {
@@ -95,19 +95,7 @@ export class KyselyEntryRepository implements EntryRepository {
     let query = this.db.selectFrom('dataset_entries').selectAll().where('dataset_id', '=', datasetId);
     if (filter.label) query = query.where('label', '=', filter.label);
     if (filter.hasMask !== undefined) query = query.where('mask_key', filter.hasMask ? 'is not' : 'is', null);
-    if (after) {
-      query = query.where((eb) =>
-        eb.or([
-          eb('created_at', '>', after.createdAt),
-          eb.and([eb('created_at', '=', after.createdAt), eb('id', '>', after.id)]),
-        ]),
-      );
-    }
-    return query
-      .orderBy('created_at')
-      .orderBy('id')
-      .limit(limit + 1)
-      .execute();
+    return keysetPage(query, after, limit).execute();
   }
 
   listAll(datasetId: string): Promise<DatasetEntryRow[]> {

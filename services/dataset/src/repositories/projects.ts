@@ -1,6 +1,6 @@
 import type { Kysely } from 'kysely';
 import { isUuid } from '@vigil/contracts';
-import type { Database, ProjectRow } from '@vigil/db';
+import { keysetPage, type Database, type ProjectRow } from '@vigil/db';
 import type { Cursor } from '@vigil/service-kit';
 
 export interface ProjectRepository {
@@ -45,20 +45,8 @@ export class KyselyProjectRepository implements ProjectRepository {
   }
 
   list(limit: number, after: Cursor | null): Promise<ProjectRow[]> {
-    let query = this.db.selectFrom('projects').selectAll();
-    if (after) {
-      query = query.where((eb) =>
-        eb.or([
-          eb('created_at', '>', after.createdAt),
-          eb.and([eb('created_at', '=', after.createdAt), eb('id', '>', after.id)]),
-        ]),
-      );
-    }
-    return query
-      .orderBy('created_at')
-      .orderBy('id')
-      .limit(limit + 1)
-      .execute();
+    const query = this.db.selectFrom('projects').selectAll();
+    return keysetPage(query, after, limit).execute();
   }
 
   async update(

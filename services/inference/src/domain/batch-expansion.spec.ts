@@ -6,6 +6,7 @@ import { InMemoryObjectStore, openMigratedTestDatabase, syntheticImage } from '@
 import type { JobHandler, JobSystem } from '@vigil/service-kit';
 import { KyselyHostingRepository } from '../repositories/hosting';
 import { KyselyInspectionRepository } from '../repositories/inspections';
+import { insertModelVersion, insertProject } from '../testing/rows';
 import { BatchExpander } from './batch-expansion';
 
 const actor = { principal: { id: 'key-1', name: 'alice', role: Role.Operator } };
@@ -52,28 +53,8 @@ describe('BatchExpander', () => {
       const bytes = await syntheticImage({ format: 'png', width: 16, height: 16, seed });
       images.push((await catalog.ingest({ bytes, actor: actor.principal })).image.id);
     }
-    projectId = (
-      await db
-        .insertInto('projects')
-        .values({ name: 'p', created_by: 'seed' })
-        .returning('id')
-        .executeTakeFirstOrThrow()
-    ).id;
-    versionId = (
-      await db
-        .insertInto('model_versions')
-        .values({
-          project_id: projectId,
-          version: 1,
-          status: 'HOSTED',
-          artifact_key: 'models/a',
-          artifact_sha256: 'a'.repeat(64),
-          engine_config: '{}',
-          created_by: 'seed',
-        })
-        .returning('id')
-        .executeTakeFirstOrThrow()
-    ).id;
+    projectId = await insertProject(db);
+    versionId = await insertModelVersion(db, projectId);
     inspections = new KyselyInspectionRepository(db);
     hosting = new KyselyHostingRepository(db);
   });

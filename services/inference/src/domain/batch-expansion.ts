@@ -13,7 +13,7 @@ import { parseSourceUri, type SourceLocation } from '@vigil/storage';
 import { encodeBatchDetect, InferenceJobKind, InferenceQueue, type ExpandBatchPayload } from '../jobs/payloads';
 import type { ImageIngest } from '../http/router';
 import { HostingStatus, type Actor } from './hosting';
-import { mergeMetadata, sizeMismatch, type ImageLookup } from './inspections';
+import { mergeMetadata, recordFields, sizeMismatch, type ImageLookup } from './inspections';
 import type { HostableVersion, HostingRepository, InspectionBatch, InspectionRepository, NewInspection } from './types';
 
 /** Reads the folders and S3 prefixes a batch may name (SourceReader in @vigil/storage). */
@@ -153,11 +153,7 @@ export class BatchExpander {
         chunk.map((imageId, i): NewInspection => {
           const image = found[i] ?? null;
           return {
-            projectId: version.projectId,
-            modelVersionId: version.id,
-            modelVersion: version.version,
-            artifactSha256: version.artifactSha256 ?? '',
-            requestedBy: actor.principal.id,
+            ...recordFields(version, actor),
             imageId,
             batchId: batch.id,
             metadata: image ? mergeMetadata(image, metadataOverride) : NO_METADATA,

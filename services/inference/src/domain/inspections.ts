@@ -23,6 +23,7 @@ import {
   type InspectionMetadata,
   type InspectionOverride,
   type InspectionRepository,
+  type NewInspection,
   type Verdict,
 } from './types';
 
@@ -170,7 +171,7 @@ export class InspectionService {
     if (sizeMismatch(version, image)) throw wrongSize(version, [image]);
     await this.admit(InferenceQueue.Interactive, 1);
     const { inspection, created } = await this.inspections.create({
-      ...this.recordFields(version, actor),
+      ...recordFields(version, actor),
       imageId: image.id,
       batchId: null,
       metadata: mergeMetadata(image, parsed.metadata ?? undefined),
@@ -333,7 +334,7 @@ export class InspectionService {
       const image = await this.images.get(imageId);
       inspection = (
         await this.inspections.create({
-          ...this.recordFields(version, actor),
+          ...recordFields(version, actor),
           imageId,
           batchId: null,
           metadata: mergeMetadata(image, undefined),
@@ -462,16 +463,6 @@ export class InspectionService {
     return version;
   }
 
-  private recordFields(version: HostableVersion, actor: Actor) {
-    return {
-      projectId: version.projectId,
-      modelVersionId: version.id,
-      modelVersion: version.version,
-      artifactSha256: version.artifactSha256 ?? '',
-      requestedBy: actor.principal.id,
-    };
-  }
-
   /** The record once finished (an in-process event, or a re-read for workers elsewhere), or as it is at the timeout. */
   private async waitFor(inspection: Inspection): Promise<Inspection> {
     if (isFinished(inspection)) return inspection;
@@ -519,5 +510,19 @@ export function mergeMetadata(
     camera: given?.camera ?? image.camera,
     lot: given?.lot ?? image.lot,
     capturedAt: given?.capturedAt ?? image.capturedAt,
+  };
+}
+
+/** What every inspection record of `version` requested by `actor` carries, whichever path records it. */
+export function recordFields(
+  version: HostableVersion,
+  actor: Actor,
+): Pick<NewInspection, 'projectId' | 'modelVersionId' | 'modelVersion' | 'artifactSha256' | 'requestedBy'> {
+  return {
+    projectId: version.projectId,
+    modelVersionId: version.id,
+    modelVersion: version.version,
+    artifactSha256: version.artifactSha256 ?? '',
+    requestedBy: actor.principal.id,
   };
 }

@@ -4,6 +4,7 @@ import { Role } from '@vigil/contracts';
 import { ImageCatalog, KyselyImageRepository } from '@vigil/images';
 import { InMemoryObjectStore, openMigratedTestDatabase, syntheticImage } from '@vigil/images/src/testing';
 import { InspectionStatus, type InspectionResult, type NewInspection } from '../domain/types';
+import { insertModelVersion, insertProject } from '../testing/rows';
 import { KyselyInspectionRepository } from './inspections';
 
 const result: InspectionResult = {
@@ -34,30 +35,8 @@ describe('KyselyInspectionRepository (claim and finish)', () => {
     const catalog = new ImageCatalog({ images: new KyselyImageRepository(db), store: new InMemoryObjectStore() });
     const bytes = await syntheticImage({ format: 'png', width: 16, height: 8, seed: 1 });
     imageId = (await catalog.ingest({ bytes, actor: { id: 'key-1', name: 'alice', role: Role.Operator } })).image.id;
-    projectId = (
-      await db
-        .insertInto('projects')
-        .values({ name: 'p', created_by: 'seed' })
-        .returning('id')
-        .executeTakeFirstOrThrow()
-    ).id;
-    versionId = (
-      await db
-        .insertInto('model_versions')
-        .values({
-          project_id: projectId,
-          version: 3,
-          status: 'HOSTED',
-          artifact_key: 'models/a',
-          artifact_sha256: 'a'.repeat(64),
-          image_width: 16,
-          image_height: 8,
-          engine_config: '{}',
-          created_by: 'seed',
-        })
-        .returning('id')
-        .executeTakeFirstOrThrow()
-    ).id;
+    projectId = await insertProject(db);
+    versionId = await insertModelVersion(db, projectId, { version: 3, width: 16, height: 8 });
     repo = new KyselyInspectionRepository(db);
   });
   afterAll(() => handle?.close());

@@ -1,5 +1,5 @@
 import type { Kysely } from 'kysely';
-import type { Database, ModelPackagingJobRow, PackagedFile } from '@vigil/db';
+import { keysetPage, type Database, type ModelPackagingJobRow, type PackagedFile } from '@vigil/db';
 import type { Cursor } from '@vigil/service-kit';
 
 export type PackagingStatus = 'CREATED' | 'RUNNING' | 'SUCCEEDED' | 'FAILED';
@@ -67,20 +67,8 @@ export class KyselyPackagingJobRepository implements PackagingJobRepository {
       .executeTakeFirst();
   }
   list(projectId: string, after: Cursor | null, limit: number): Promise<ModelPackagingJobRow[]> {
-    let query = this.db.selectFrom('model_packaging_jobs').selectAll().where('project_id', '=', projectId);
-    if (after) {
-      query = query.where((eb) =>
-        eb.or([
-          eb('created_at', '>', after.createdAt),
-          eb.and([eb('created_at', '=', after.createdAt), eb('id', '>', after.id)]),
-        ]),
-      );
-    }
-    return query
-      .orderBy('created_at')
-      .orderBy('id')
-      .limit(limit + 1)
-      .execute();
+    const query = this.db.selectFrom('model_packaging_jobs').selectAll().where('project_id', '=', projectId);
+    return keysetPage(query, after, limit).execute();
   }
   update(
     id: string,
