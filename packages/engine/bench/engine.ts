@@ -1,7 +1,8 @@
 /**
  * Engine benchmark: npm run bench -w @vigil/engine -- --dataset <dir> [--json <file>] [config flags]
  * Config flags (optional, otherwise defaults): --input-size N --backbones a,b --layers mid,deep
- * --aggregation N --topk N --reweight --coreset R --sigma S. Without config flags the engine's default runs:
+ * --aggregation N --topk N --reweight --coreset R --sigma S --precision int8|fp32 --shrink-on-load. Without config
+ * flags the engine's default runs:
  * the automatic configuration (trainModel's autoConfig); config flags or --fixed measure the fixed settings
  * (defaults + flags, no automatic choice); --auto with config flags chooses the settings the flags leave free.
  * --quick prints accuracy only (no speed runs); --normals-only trains without the labelled anomalies;
@@ -13,6 +14,7 @@ import sharp from 'sharp';
 import {
   loadModel,
   loadModelPool,
+  POOL_INFLIGHT_PER_WORKER,
   trainModel,
   type AnomalyModel,
   type EngineConfig,
@@ -45,6 +47,9 @@ function configFromArgs(): Partial<EngineConfig> {
   const l = arg('layers');
   if (l) c.layers = l.split(',');
   if (process.argv.includes('--reweight')) c.reweight = true;
+  const precision = arg('precision');
+  if (precision) c.precision = precision;
+  if (process.argv.includes('--shrink-on-load')) c.shrinkOnLoad = true;
   return c as Partial<EngineConfig>;
 }
 
@@ -187,10 +192,13 @@ async function main(): Promise<void> {
     await model.detect(b, { heatmap: false });
     heatTimes.push(performance.now() - t);
   }
-  const queueOf = (): Buffer[] => [...testBufs, ...testBufs, ...testBufs, ...testBufs];
-  /** Images/s with `concurrency` detections (heat maps included) in flight against `detect`. */
-  const throughput = async (detect: (b: Buffer) => Promise<unknown>, concurrency: number): Promise<number> => {
-    const queue = queueOf();
+  /** Images/s with `concurrency` detections (heat maps included) in flight against `detect`, over `passes`. */
+  const throughput = async (
+    detect: (b: Buffer) => Promise<unknown>,
+    concurrency: number,
+    passes = 4,
+  ): Promise<number> => {
+    const queue = Array.from({ length: passes }, () => testBufs).flat();
     const n = queue.length;
     const tt = performance.now();
     await Promise.all(
@@ -206,10 +214,14 @@ async function main(): Promise<void> {
   const m1 = await loadModel(trained.artifact, { threads: 1 });
   const lat1 = await latency(m1, testBufs, 2);
   await m1.release();
-  // Both cores: a pool of two worker threads, each with a single-threaded model, two requests in flight each.
+  // Both cores: a pool of two worker threads, each with a single-threaded model and its default requests in
+  // flight; measured in steady state (one warm-up pass: JIT, onnxruntime's arenas) over 8 passes.
   const pool = await loadModelPool(trained.artifact, { workers: 2 });
-  await Promise.all(testBufs.slice(0, 4).map((b) => pool.detect(b)));
-  const imagesPerSecond = await throughput((b) => pool.detect(b), 4);
+  const poolInflight = 2 * POOL_INFLIGHT_PER_WORKER;
+  await throughput((b) => pool.detect(b), poolInflight, 1);
+  const poolCpu = process.cpuUsage();
+  const imagesPerSecond = await throughput((b) => pool.detect(b), poolInflight, 8);
+  const poolCpuMsPerImage = ((c) => (c.user + c.system) / 1000 / (8 * testBufs.length))(process.cpuUsage(poolCpu));
   await pool.release();
   const peakRssMb = process.resourceUsage().maxRSS / 1024;
 
@@ -241,6 +253,8 @@ async function main(): Promise<void> {
     latency1ThreadP95Ms: pct(lat1, 0.95),
     latencyNoHeatmapP50Ms: pct(heatTimes, 0.5),
     imagesPerSecond,
+    /** CPU time per image in the pool (all threads of the process), the cost that bounds throughput. */
+    poolCpuMsPerImage,
     imagesPerSecondOneModelSerial: serialPerSecond,
     imagesPerSecondOneModelTwoConcurrent: concurrentPerSecond,
     peakRssMb,
@@ -268,7 +282,7 @@ async function main(): Promise<void> {
     ['latency p50 ms, no heat map', f(result.latencyNoHeatmapP50Ms, 1)],
     [
       'images/s, with heat maps',
-      `${f(imagesPerSecond, 1)} (2-worker pool, 4 in flight); one 2-thread model: ${f(serialPerSecond, 1)} serial, ${f(concurrentPerSecond, 1)} with 2 in flight`,
+      `${f(imagesPerSecond, 1)} (2-worker pool, ${poolInflight} in flight, ${f(poolCpuMsPerImage, 1)} ms CPU per image); one 2-thread model: ${f(serialPerSecond, 1)} serial, ${f(concurrentPerSecond, 1)} with 2 in flight`,
     ],
     ['peak RSS MB', `${f(peakRssMb, 0)} (training alone: ${f(peakRssTrainingMb, 0)})`],
     ['load average (1 min) start/end', `${f(loadStart, 2)} / ${f(loadavg()[0] ?? 0, 2)}`],

@@ -79,6 +79,19 @@ describe('model artifact', () => {
     expect(readArtifact(writeArtifact(header, sections)).header.config.iccProfile).toBe('ignore');
   });
 
+  it('reads a model written before int8 and full-resolution decoding as float and shrunk on load', () => {
+    const older: Partial<ArtifactHeader['config']> = { ...header.config };
+    delete older.precision;
+    delete older.shrinkOnLoad;
+    const read = readArtifact(writeArtifact({ ...header, config: older as ArtifactHeader['config'] }, sections));
+    expect([read.header.config.precision, read.header.config.shrinkOnLoad]).toEqual(['fp32', true]);
+    const ranges = { 'mnv2-mid/expanded_conv_1/add': [-1.5, 2.25] as const };
+    const current = readArtifact(
+      writeArtifact({ ...header, config: { ...header.config, activationRanges: ranges } }, sections),
+    ).header.config;
+    expect([current.precision, current.shrinkOnLoad, current.activationRanges]).toEqual(['int8', false, ranges]);
+  });
+
   it('rejects corrupt, truncated, foreign and future-version files with typed errors', () => {
     const bytes = writeArtifact(header, sections);
     const flipped = Uint8Array.from(bytes);

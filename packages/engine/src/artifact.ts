@@ -42,8 +42,14 @@ export const headerSchema = z.object({
     sigma: z.number(),
     roi: roiSchema.optional(),
     iccProfile: z.enum(['ignore', 'convert']).default('convert'), // absent: written before the option, converted
+    shrinkOnLoad: z.boolean().default(true), // absent: written before the option, shrunk on load
     tiles: z.number().int().min(0).default(1), // 0 or 1: no tiling
     tileOverlap: z.number().min(0).max(0.5).default(0.125),
+    precision: z.enum(['int8', 'fp32']).default('fp32'), // absent: written before int8, float
+    activationRanges: z
+      .record(z.string(), z.tuple([z.number(), z.number()]).readonly())
+      .readonly()
+      .optional(),
     customBackbone: z
       .object({
         name: z.string(),

@@ -22,6 +22,8 @@ export interface ExportedModel {
   readonly input: { readonly name: 'image'; readonly width: number; readonly height: number };
   /** The image's embedded ICC profile: `ignore` (use the stored pixel values) or `convert` to sRGB first. */
   readonly iccProfile: 'ignore' | 'convert';
+  /** `false`: decode the image at full resolution before the resize (no JPEG shrink-on-load), as the model does. */
+  readonly shrinkOnLoad: boolean;
   /**
    * Outputs: `score` (raw image score, the model's `rawScore`), `normalised` (sigmoid, 0.5 = threshold),
    * `anomalous` (bool), `map` [1, 1, height, width] (smoothed patch distances), `dist` (per patch).
@@ -66,7 +68,7 @@ export function exportOnnx(artifact: Uint8Array, opts: ExportOptions = {}): Expo
     decodeHalf(sections.bank),
     header.bank.rows,
     d,
-    { stride: info.stride, sigma: cfg.sigma },
+    { stride: info.stride, sigma: cfg.sigma, precision: cfg.precision },
     sharpen,
   );
   const io = new Set(['Q', 'shape', 'dist', 'map', '']);
@@ -116,6 +118,7 @@ export function exportOnnx(artifact: Uint8Array, opts: ExportOptions = {}): Expo
     onnx,
     input: { name: 'image', width: netW, height: netH },
     iccProfile: cfg.iccProfile,
+    shrinkOnLoad: cfg.shrinkOnLoad,
     outputs: ['score', 'normalised', 'anomalous', 'map', 'dist'],
     threshold: t.image,
     sha256: createHash('sha256').update(onnx).digest('hex'),

@@ -16,7 +16,7 @@ export { prepareImage, probeImage } from './preprocess';
 export type { Roi, PreparedImage } from './preprocess';
 export type { MaskClass } from './patchcore';
 export * as metrics from './metrics';
-export { loadModelPool, ModelPool } from './pool';
+export { loadModelPool, ModelPool, POOL_INFLIGHT_PER_WORKER } from './pool';
 export type { PoolOptions } from './pool';
 export { exportOnnx } from './export';
 export type { ExportOptions, ExportedModel } from './export';

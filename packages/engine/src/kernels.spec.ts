@@ -53,6 +53,34 @@ describe('onnxruntime kernels', () => {
     await scorer.release();
   });
 
+  it('the int8 search reports the exact distance to the row it picks, a nearest one up to integer rounding', async () => {
+    const d = 64;
+    const m = 500;
+    const bank = randomRows(m, d, 11);
+    const q = randomRows(16 * 16, d, 12);
+    const scorer = await NearestNeighbourScorer.create(bank, m, d, {
+      stride: 8,
+      sigma: 4,
+      threads: 1,
+      precision: 'int8',
+    });
+    const r = await scorer.score(q, 16, 16);
+    const ref = bruteNearest(bank, m, q, 256, d);
+    let same = 0;
+    r.index.forEach((j, i) => {
+      let s = 0;
+      for (let k = 0; k < d; k++) s += ((q[i * d + k] as number) - (bank[j * d + k] as number)) ** 2;
+      expect(r.dist[i]).toBeCloseTo(Math.sqrt(s), 4); // exact, for the row picked
+      expect(r.dist[i]).toBeLessThanOrEqual((ref.dist[i] as number) * 1.02); // never far from the true nearest
+      if (j === ref.idx[i]) same++;
+    });
+    expect(same / 256).toBeGreaterThan(0.9);
+    // Integer kernels: the same queries give the same answer, bit for bit.
+    const again = await scorer.score(q, 16, 16);
+    expect(Buffer.from(again.dist.buffer)).toEqual(Buffer.from(r.dist.buffer));
+    await scorer.release();
+  });
+
   it('scores large query sets in row chunks with the same result as one pass', async () => {
     const d = 2;
     // A bank wide enough that 40 queries need 4 chunks of the distance matrix.

@@ -1,21 +1,61 @@
 import sharp from 'sharp';
 import { errors } from '@vigil/contracts';
 import { BUILTIN_BACKBONES } from './backbone/catalog';
-import { type FeatureExtractor, type FeatureMap, type FeatureSpec } from './backbone/features';
+import { describeSpec, FeatureExtractor, type FeatureMap, type FeatureSpec } from './backbone/features';
 import { type EngineConfig } from './config';
 import { decodeHalf, encodeHalf } from './float16';
 import { greedyCoreset, kNearest, NearestNeighbourScorer, project, type ScoreMapResult } from './kernels';
-import { prepareImage, prepareTiles, type PreparedImage, type PreparedTile } from './preprocess';
+import {
+  prepareImage,
+  prepareTiles,
+  type PreparedImage,
+  type PreparedTile,
+  type PreprocessOptions,
+} from './preprocess';
 import { gaussianMatrix, rng } from './random';
 import { parseHexColor } from './render';
 
 export function featureSpecOf(cfg: EngineConfig): FeatureSpec {
+  if (cfg.precision === 'int8' && !cfg.customBackbone && !cfg.activationRanges) {
+    throw errors.internal('an int8 model needs its measured activation ranges (openExtractor measures them)');
+  }
   return {
     backbones: cfg.backbones,
     layers: cfg.layers,
     aggregation: cfg.aggregation,
     ...(cfg.customBackbone ? { custom: cfg.customBackbone } : {}),
+    ...(cfg.precision === 'int8' && cfg.activationRanges ? { activationRanges: cfg.activationRanges } : {}),
   };
+}
+
+/** Normal images an int8 calibration looks at: enough to see each unit's range, cheap next to training. */
+export const CALIBRATION_IMAGES = 12;
+
+/**
+ * The feature extractor for `cfg`. An int8 configuration without activation ranges has them measured first,
+ * on (up to `CALIBRATION_IMAGES` of) `normals`, preprocessed as the model will see them; the configuration
+ * returned carries them, so the model records them and loads the same graph.
+ */
+export async function openExtractor(
+  cfg: EngineConfig,
+  normals: readonly Uint8Array[],
+  opts: { threads: number; cacheDir?: string },
+): Promise<{ fx: FeatureExtractor; config: EngineConfig }> {
+  let config = cfg;
+  if (cfg.precision === 'int8' && !cfg.customBackbone && !cfg.activationRanges) {
+    const float = featureSpecOf({ ...cfg, precision: 'fp32' });
+    const multiple = describeSpec(float).sizeMultiple;
+    async function* inputs(): AsyncGenerator<PreparedImage> {
+      for (const bytes of normals.slice(0, CALIBRATION_IMAGES))
+        yield* await prepareTiles(bytes, {
+          ...preprocessOptions(cfg, multiple),
+          tiles: cfg.tiles,
+          overlap: cfg.tileOverlap,
+        });
+    }
+    config = { ...cfg, activationRanges: await FeatureExtractor.calibrate(float, inputs(), opts) };
+  }
+  return { fx: await FeatureExtractor.create(featureSpecOf(config), opts), config };
 }
 
 export function licenceOf(cfg: EngineConfig): string {
@@ -37,15 +77,21 @@ export interface Extracted {
   readonly tiles: readonly ExtractedTile[];
 }
 
-export async function extract(fx: FeatureExtractor, bytes: Uint8Array, cfg: EngineConfig): Promise<Extracted> {
+/** How `cfg` preprocesses an image for a network whose input sides are multiples of `sizeMultiple`. */
+export function preprocessOptions(cfg: EngineConfig, sizeMultiple: number): PreprocessOptions {
   const fixed = cfg.customBackbone?.inputSize;
-  const opts = {
+  return {
     inputSize: cfg.inputSize,
-    sizeMultiple: fx.info.sizeMultiple,
+    sizeMultiple,
     iccProfile: cfg.iccProfile,
+    shrinkOnLoad: cfg.shrinkOnLoad,
     ...(cfg.roi ? { roi: cfg.roi } : {}),
     ...(fixed ? { fixedSize: fixed } : {}),
   };
+}
+
+export async function extract(fx: FeatureExtractor, bytes: Uint8Array, cfg: EngineConfig): Promise<Extracted> {
+  const opts = preprocessOptions(cfg, fx.info.sizeMultiple);
   const tiles: ExtractedTile[] = [];
   if ((cfg.tiles ?? 1) <= 1) {
     const prepared = await prepareImage(bytes, opts);
@@ -322,5 +368,10 @@ export async function createScorer(
   cfg: EngineConfig,
   threads: number,
 ): Promise<NearestNeighbourScorer> {
-  return NearestNeighbourScorer.create(rows, count, dims, { stride, sigma: cfg.sigma, threads });
+  return NearestNeighbourScorer.create(rows, count, dims, {
+    stride,
+    sigma: cfg.sigma,
+    threads,
+    precision: cfg.precision,
+  });
 }

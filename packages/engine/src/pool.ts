@@ -11,10 +11,16 @@ export interface PoolOptions {
   readonly workers?: number;
   /** onnxruntime intra-op threads per worker (default 1). */
   readonly threadsPerWorker?: number;
-  /** Requests in flight per worker, so one image decodes while another runs the network (default 2). */
+  /** Requests in flight per worker, so one image decodes while another runs the network (default 3). */
   readonly inflightPerWorker?: number;
   readonly cacheDir?: string;
 }
+
+/**
+ * Requests in flight per worker by default: while one runs the network on the worker's thread, the others
+ * decode or deflate on libuv's pool. Cookies, 2 workers: 83-84 images/s with 2, 86-89 with 3, 85.5 with 4.
+ */
+export const POOL_INFLIGHT_PER_WORKER = 3;
 
 interface Pending {
   resolve: (r: DetectionResult) => void;
@@ -99,7 +105,7 @@ export class ModelPool {
       await Promise.all(slots.map((s) => s.worker.terminate()));
       throw failed.reason;
     }
-    return new ModelPool(slots, Math.max(1, opts.inflightPerWorker ?? 2));
+    return new ModelPool(slots, Math.max(1, opts.inflightPerWorker ?? POOL_INFLIGHT_PER_WORKER));
   }
 
   get size(): number {

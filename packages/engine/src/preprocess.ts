@@ -1,5 +1,7 @@
+import { decompress, FORMAT_RGB } from '@julusian/jpeg-turbo';
 import sharp from 'sharp';
 import { ErrorCode, VigilError, errors } from '@vigil/contracts';
+import { readJpegHeader } from './jpeg-header';
 
 /** A region of interest in the (EXIF-oriented) image's pixels. */
 export interface Roi {
@@ -19,6 +21,14 @@ export interface PreprocessOptions {
   readonly fixedSize?: { readonly width: number; readonly height: number };
   /** Embedded ICC profile: `convert` to sRGB (sharp's default) or `ignore` (stored values, ~10 ms cheaper). */
   readonly iccProfile?: 'ignore' | 'convert';
+  /**
+   * Let libvips decode a JPEG already reduced by a power of two in the DCT domain (shrink-on-load) before the
+   * linear resize: the default, and what models before the option trained with. `false` decodes at full
+   * resolution and reduces with the same linear kernel: a JPEG that needs no rotation, crop or colour
+   * conversion is then decoded by libjpeg-turbo directly, ~5 ms for a 576x768 4:4:4 photo here against ~11 ms
+   * through libvips (whose entropy decoding is the same cost at any scale).
+   */
+  readonly shrinkOnLoad?: boolean;
 }
 
 export interface PreparedImage {
@@ -54,8 +64,15 @@ export async function probeImage(bytes: Uint8Array): Promise<{ width: number; he
   return (await open(bytes)).size;
 }
 
+interface OpenedImage {
+  readonly img: sharp.Sharp;
+  readonly meta: sharp.Metadata;
+  /** After EXIF orientation. */
+  readonly size: { width: number; height: number };
+}
+
 /** One sharp instance per image: the header is read once for the checks, then the same instance decodes. */
-async function open(bytes: Uint8Array): Promise<{ img: sharp.Sharp; size: { width: number; height: number } }> {
+async function open(bytes: Uint8Array): Promise<OpenedImage> {
   if (!bytes || bytes.length === 0) throw errors.invalidImage('image is empty');
   let meta: sharp.Metadata;
   const img = sharp(bytes, sharpOptions);
@@ -64,15 +81,13 @@ async function open(bytes: Uint8Array): Promise<{ img: sharp.Sharp; size: { widt
   } catch (cause) {
     throw mapSharpError(cause);
   }
-  return { img, size: checkSize(meta) };
+  const swap = (meta.orientation ?? 1) >= 5;
+  const [w, h] = [meta.width ?? 0, meta.height ?? 0];
+  return { img, meta, size: checkSize(swap ? h : w, swap ? w : h) };
 }
 
-function checkSize(meta: sharp.Metadata): { width: number; height: number } {
-  const rawW = meta.width ?? 0;
-  const rawH = meta.height ?? 0;
-  const swap = (meta.orientation ?? 1) >= 5;
-  const width = swap ? rawH : rawW;
-  const height = swap ? rawW : rawH;
+/** The size limits, checked before anything is decoded (decompression bombs, images too small to analyse). */
+function checkSize(width: number, height: number): { width: number; height: number } {
   if (width * height > MAX_IMAGE_PIXELS) {
     throw new VigilError(ErrorCode.ImageTooLarge, `image of ${width}x${height} pixels is too large`, {
       width,
@@ -104,12 +119,21 @@ function clampRoi(roi: Roi | undefined, width: number, height: number): Roi {
 
 /** Decode, orient, crop to the ROI, resize (keeping aspect), grey -> 3 channels, planar 0..1 floats. */
 export async function prepareImage(bytes: Uint8Array, opts: PreprocessOptions): Promise<PreparedImage> {
+  if (opts.shrinkOnLoad === false) {
+    const direct = await prepareJpegDirectly(bytes, opts);
+    if (direct) return direct;
+  }
   const opened = await open(bytes);
   const { width, height } = opened.size;
   const roi = clampRoi(opts.roi, width, height);
-  const { netW, netH } = opts.fixedSize
-    ? { netW: opts.fixedSize.width, netH: opts.fixedSize.height }
-    : networkSize(roi.width, roi.height, opts.inputSize, opts.sizeMultiple);
+  const { netW, netH } = netSizeOf(roi, opts);
+  const dctScaled = opened.meta.format === 'jpeg' || opened.meta.format === 'webp';
+  if (opts.shrinkOnLoad === false && dctScaled) {
+    // Full resolution first (libvips would otherwise shrink a JPEG or WebP on load), then the linear resize.
+    const region = await fullRegion(opened, opts);
+    const data = await resizeRaw(region, netW, netH);
+    return { tensor: planar(data, region.channels, netW * netH), netW, netH, width, height, roi };
+  }
   let raw: { data: Buffer; info: sharp.OutputInfo };
   try {
     let img = opened.img.rotate();
@@ -124,21 +148,90 @@ export async function prepareImage(bytes: Uint8Array, opts: PreprocessOptions): 
   } catch (cause) {
     throw mapSharpError(cause);
   }
-  const { data, info } = raw;
-  const ch = info.channels;
-  const n = netW * netH;
+  return { tensor: planar(raw.data, raw.info.channels, netW * netH), netW, netH, width, height, roi };
+}
+
+function netSizeOf(roi: Roi, opts: PreprocessOptions): { netW: number; netH: number } {
+  return opts.fixedSize
+    ? { netW: opts.fixedSize.width, netH: opts.fixedSize.height }
+    : networkSize(roi.width, roi.height, opts.inputSize, opts.sizeMultiple);
+}
+
+interface RawRegion {
+  readonly data: Uint8Array;
+  readonly width: number;
+  readonly height: number;
+  readonly channels: sharp.Channels;
+}
+
+/**
+ * A JPEG that needs no rotation, crop or colour conversion, decoded by libjpeg-turbo directly: ~5 ms for a
+ * 576x768 4:4:4 photo here against ~11 ms through libvips (whose entropy decoding costs the same at any
+ * scale), with the header read by `readJpegHeader` and the size limits checked before decoding. Undefined when
+ * the image is not such a JPEG or libjpeg-turbo refuses it (truncated, corrupt): sharp then decodes it, or says
+ * exactly why it cannot.
+ */
+async function prepareJpegDirectly(bytes: Uint8Array, opts: PreprocessOptions): Promise<PreparedImage | undefined> {
+  const header = opts.roi ? undefined : readJpegHeader(bytes);
+  if (!header || header.orientation !== 1 || (header.components !== 1 && header.components !== 3)) return undefined;
+  if (header.hasIccProfile && opts.iccProfile !== 'ignore') return undefined;
+  const { width, height } = checkSize(header.width, header.height);
+  let region: RawRegion;
+  try {
+    const out = await decompress(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength), {
+      format: FORMAT_RGB,
+    });
+    if (out.width !== width || out.height !== height) return undefined;
+    region = { data: out.data, width, height, channels: 3 };
+  } catch {
+    return undefined;
+  }
+  const roi = { left: 0, top: 0, width, height };
+  const { netW, netH } = netSizeOf(roi, opts);
+  const data = await resizeRaw(region, netW, netH);
+  return { tensor: planar(data, 3, netW * netH), netW, netH, width, height, roi };
+}
+
+/** sharp's linear resize of raw pixels (the same kernel as the one-pipeline path). */
+async function resizeRaw(region: RawRegion, netW: number, netH: number): Promise<Buffer> {
+  const { width, height, channels } = region;
+  try {
+    return await sharp(region.data, { raw: { width, height, channels } })
+      .resize(netW, netH, { fit: 'fill', kernel: 'linear' })
+      .raw({ depth: 'uchar' })
+      .toBuffer();
+  } catch (cause) {
+    throw mapSharpError(cause);
+  }
+}
+
+/** Interleaved 8-bit pixels (1 channel: grey, replicated) as planar RGB floats in 0..1. */
+function planar(data: Uint8Array, channels: number, n: number): Float32Array {
   const tensor = new Float32Array(3 * n);
   const inv = 1 / 255;
   for (let i = 0; i < n; i++) {
-    const base = i * ch;
+    const base = i * channels;
     const r = (data[base] ?? 0) * inv;
-    const g = ch >= 3 ? (data[base + 1] ?? 0) * inv : r;
-    const b = ch >= 3 ? (data[base + 2] ?? 0) * inv : r;
     tensor[i] = r;
-    tensor[n + i] = g;
-    tensor[2 * n + i] = b;
+    tensor[n + i] = channels >= 3 ? (data[base + 1] ?? 0) * inv : r;
+    tensor[2 * n + i] = channels >= 3 ? (data[base + 2] ?? 0) * inv : r;
   }
-  return { tensor, netW, netH, width, height, roi };
+  return tensor;
+}
+
+/** The analysed region's pixels at full resolution, oriented, colour-handled as asked, 8-bit interleaved. */
+async function fullRegion(opened: OpenedImage, opts: PreprocessOptions): Promise<RawRegion> {
+  try {
+    let img = opened.img.rotate();
+    if (opts.roi) img = img.extract(clampRoi(opts.roi, opened.size.width, opened.size.height));
+    if (opts.iccProfile === 'ignore') img = img.keepIccProfile();
+    const { data, info } = await img.removeAlpha().toColourspace('srgb').raw({ depth: 'uchar' }).toBuffer({
+      resolveWithObject: true,
+    });
+    return { data, width: info.width, height: info.height, channels: info.channels };
+  } catch (cause) {
+    throw mapSharpError(cause);
+  }
 }
 
 /** Tiles along the longer side chosen for an image of this size when `tiles` is 0 (automatic). */
@@ -214,17 +307,7 @@ export async function prepareTiles(
       .resize(netW, netH, { fit: 'fill', kernel: 'linear' })
       .raw({ depth: 'uchar' })
       .toBuffer();
-    const n = netW * netH;
-    const tensor = new Float32Array(3 * n);
-    const inv = 1 / 255;
-    for (let i = 0; i < n; i++) {
-      const base = i * channels;
-      const r = (data[base] ?? 0) * inv;
-      tensor[i] = r;
-      tensor[n + i] = channels >= 3 ? (data[base + 1] ?? 0) * inv : r;
-      tensor[2 * n + i] = channels >= 3 ? (data[base + 2] ?? 0) * inv : r;
-    }
-    out.push({ tensor, netW, netH, width, height, roi, rect });
+    out.push({ tensor: planar(data, channels, netW * netH), netW, netH, width, height, roi, rect });
   }
   return out;
 }

@@ -1,8 +1,8 @@
-import { FeatureExtractor, type FeatureMap } from './backbone/features';
+import { type FeatureMap } from './backbone/features';
 import { type EngineConfig } from './config';
 import { defectScale, drawDefect, randomDefects, type DefectScale } from './defects';
 import { auroc } from './metrics';
-import { buildBank, createScorer, featureSpecOf, imageScore, type Bank } from './patchcore';
+import { buildBank, createScorer, imageScore, openExtractor, preprocessOptions, type Bank } from './patchcore';
 import { prepareImage, type PreparedImage } from './preprocess';
 import { shuffled } from './random';
 
@@ -241,12 +241,7 @@ export async function selectConfig(args: SelectArgs): Promise<{ config: EngineCo
     const k = `${key}:${cfg.inputSize}:${multiple}`;
     let c = cache.get(k);
     if (!c) {
-      const p = await prepareImage(bytes, {
-        inputSize: cfg.inputSize,
-        sizeMultiple: multiple,
-        iccProfile: cfg.iccProfile,
-        ...(cfg.roi ? { roi: cfg.roi } : {}),
-      });
+      const p = await prepareImage(bytes, preprocessOptions(cfg, multiple));
       c = compact(p);
       cache.set(k, c);
       return p;
@@ -268,9 +263,9 @@ export async function selectConfig(args: SelectArgs): Promise<{ config: EngineCo
       o = { ...o, inputSize: bestSize }; // both networks at the size that won
     // The wide field of view is for small images / texture crops: not worth trying once a larger input won.
     if (o.aggregation && bestSize > args.base.inputSize) continue;
-    const cfg: EngineConfig = { ...args.base, ...o };
+    const candidate: EngineConfig = { ...args.base, ...o };
     // Work units, not seconds: the choice must not depend on how busy the machine is (the first always runs).
-    const units = candidateUnits(cfg, folds, args.anomalies.length, perNormal);
+    const units = candidateUnits(candidate, folds, args.anomalies.length, perNormal);
     if (best && spent + units > args.budgetUnits) {
       skipped++;
       continue;
@@ -280,9 +275,10 @@ export async function selectConfig(args: SelectArgs): Promise<{ config: EngineCo
     // Decoded inputs of the other sizes are dropped, except the best so far's (ensembles reuse them).
     for (const key of [...cache.keys()]) {
       const size = Number(key.split(':')[1]);
-      if (size !== cfg.inputSize && size !== bestSize) cache.delete(key);
+      if (size !== candidate.inputSize && size !== bestSize) cache.delete(key);
     }
-    const fx = await FeatureExtractor.create(featureSpecOf(cfg), {
+    // The candidate as it would be trained: an int8 network measures its activation ranges on these normals.
+    const { fx, config: cfg } = await openExtractor(candidate, args.normals, {
       threads: args.threads,
       ...(args.cacheDir ? { cacheDir: args.cacheDir } : {}),
     });

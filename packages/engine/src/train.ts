@@ -1,6 +1,6 @@
 import { errors } from '@vigil/contracts';
 import { writeArtifact, type ArtifactHeader } from './artifact';
-import { FeatureExtractor, type FeatureMap } from './backbone/features';
+import { type FeatureMap } from './backbone/features';
 import { DEFAULT_CONFIG, type EngineConfig, type ProgressCallback, type ThresholdPolicy } from './config';
 import { bestF1 } from './metrics';
 import {
@@ -9,7 +9,7 @@ import {
   decodeMask,
   analyse,
   extract,
-  featureSpecOf,
+  openExtractor,
   type AnalysedImage,
   imageScore,
   licenceOf,
@@ -225,10 +225,13 @@ export async function trainModel(
     selection = s.report;
   }
 
-  const fx = await FeatureExtractor.create(featureSpecOf(cfg), {
-    threads,
-    ...(options.cacheDir ? { cacheDir: options.cacheDir } : {}),
-  });
+  const opened = await openExtractor(
+    cfg,
+    bankImages.map((i) => i.bytes),
+    { threads, ...(options.cacheDir ? { cacheDir: options.cacheDir } : {}) },
+  );
+  const { fx } = opened;
+  cfg = opened.config;
   // A custom backbone is recorded as validated: its file's sha256 and its layers' strides and widths.
   if (fx.info.custom) cfg = { ...cfg, customBackbone: fx.info.custom };
   try {

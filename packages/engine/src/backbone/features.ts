@@ -5,10 +5,19 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { errors } from '@vigil/contracts';
-import { attr, encodeModel, floatTensor, DataType, type NodeDef, type TensorInit } from '../onnx/proto';
+import {
+  appendGraphOutputs,
+  attr,
+  encodeModel,
+  floatTensor,
+  DataType,
+  type NodeDef,
+  type TensorInit,
+} from '../onnx/proto';
 import { BUILTIN_BACKBONES, type BuiltinBackboneId, type LayerDepth } from './catalog';
 import { convertGraphModel, convertLayersModel } from './convert';
 import { loadCustomBackbone, type CustomBackbone, type LoadedCustomBackbone, type ValidatedBackbone } from './custom';
+import { calibrationTensors, quantizeBody, recordedRange, type ActivationRanges } from './quantize';
 import { loadTfjsBundle, nsfwjsModelDir } from './tfjs-weights';
 
 /** Which network(s), which depths and how wide a neighbourhood make a patch feature. */
@@ -20,6 +29,11 @@ export interface FeatureSpec {
   readonly aggregation: number;
   /** A user-registered ONNX backbone; replaces `backbones` and `layers`. */
   readonly custom?: CustomBackbone;
+  /**
+   * Run the bundled graph networks in int8 (src/backbone/quantize.ts) with these measured activation ranges
+   * (`FeatureExtractor.calibrate`); absent = float. The Keras network has unfolded batch norms and stays float.
+   */
+  readonly activationRanges?: ActivationRanges;
 }
 
 /** Bumped when the generated ONNX changes for the same spec, so stale cache files are not reused. */
@@ -190,23 +204,35 @@ export function featureGraphParts(spec: FeatureSpec): {
   nodes: NodeDef[];
   inits: TensorInit[];
   info: Omit<FeatureExtractorInfo, 'digest'>;
+  /** The tensors int8 needs measured ranges of (those of the quantizable bodies), whatever `spec` says. */
+  calibration: string[];
 } {
   const info = describeSpec(spec);
   const nodes: NodeDef[] = [];
   const inits: TensorInit[] = [];
   const parts: string[] = [];
+  const calibration: string[] = [];
   for (const id of spec.backbones) {
     const b = BUILTIN_BACKBONES[id];
     const bundle = loadTfjsBundle(nsfwjsModelDir(b.nsfwjsModel));
     const names = spec.layers.map((d) => b.layers[d].name);
     const body = b.kind === 'graph' ? convertGraphModel(bundle, names, b.prefix) : convertLayersModel(bundle, names);
-    const p = prefixBody(body.nodes, body.initializers, `${id}/`);
+    let p: { nodes: NodeDef[]; inits: TensorInit[]; read?: (tensor: string) => string } = prefixBody(
+      body.nodes,
+      body.initializers,
+      `${id}/`,
+    );
+    if (b.kind === 'graph') {
+      calibration.push(...calibrationTensors(p.nodes));
+      if (spec.activationRanges) p = quantizeBody(p.nodes, p.inits, spec.activationRanges);
+    }
     nodes.push(...p.nodes);
     inits.push(...p.inits);
+    const read = p.read ?? ((t: string): string => t);
     for (const d of spec.layers)
       parts.push(
         aggregateNodes(
-          { name: `${id}/${b.layers[d].name}`, stride: b.layers[d].stride },
+          { name: read(`${id}/${b.layers[d].name}`), stride: b.layers[d].stride },
           spec.aggregation,
           info.stride,
           nodes,
@@ -215,7 +241,7 @@ export function featureGraphParts(spec: FeatureSpec): {
       );
   }
   concatNodes(parts, nodes);
-  return { nodes, inits, info };
+  return { nodes, inits, info, calibration };
 }
 
 /** Returns the feature graph for a spec, converting it once and caching it under cacheDir. */
@@ -288,6 +314,55 @@ export class FeatureExtractor {
       throw errors.internal('could not load the backbone graph', cause);
     }
     return new FeatureExtractor(session, { ...base, digest });
+  }
+
+  /**
+   * Measures the activation ranges an int8 `spec` needs: runs the float graph on `inputs` (planar RGB 0..1, as
+   * `run` takes them) and records each quantizable tensor's range (`recordedRange`). Empty for a spec with
+   * nothing to quantize (a custom or Keras-only backbone).
+   */
+  static async calibrate(
+    spec: FeatureSpec,
+    inputs: AsyncIterable<{ tensor: Float32Array; netH: number; netW: number }>,
+    opts: { cacheDir?: string; threads?: number } = {},
+  ): Promise<ActivationRanges> {
+    if (spec.custom) return {};
+    const float: FeatureSpec = { ...spec, activationRanges: undefined };
+    const { calibration } = featureGraphParts(float);
+    if (!calibration.length) return {};
+    const bytes = appendGraphOutputs(featureGraphBytes(float, opts.cacheDir), calibration);
+    let session: ort.InferenceSession;
+    try {
+      session = await ort.InferenceSession.create(bytes, sessionOptions(opts.threads ?? 2));
+    } catch (cause) {
+      throw errors.internal('could not load the backbone graph for calibration', cause);
+    }
+    const lo = new Float64Array(calibration.length);
+    const hi = new Float64Array(calibration.length);
+    let seen = 0;
+    try {
+      for await (const x of inputs) {
+        const out = await session.run({ image: new ort.Tensor('float32', x.tensor, [1, 3, x.netH, x.netW]) });
+        calibration.forEach((name, k) => {
+          const data = out[name]?.data as Float32Array | undefined;
+          if (!data) throw errors.internal(`calibration output '${name}' is missing`);
+          let l = lo[k] as number;
+          let h = hi[k] as number;
+          for (let i = 0; i < data.length; i++) {
+            const v = data[i] as number;
+            if (v < l) l = v;
+            else if (v > h) h = v;
+          }
+          lo[k] = l;
+          hi[k] = h;
+        });
+        seen++;
+      }
+    } finally {
+      await session.release();
+    }
+    if (!seen) throw errors.badInput('int8 calibration needs at least one image');
+    return Object.fromEntries(calibration.map((name, k) => [name, recordedRange(lo[k] as number, hi[k] as number)]));
   }
 
   private static async createCustom(

@@ -67,7 +67,7 @@ class ProtoWriter {
   }
 }
 
-export const DataType = { FLOAT: 1, INT64: 7, BOOL: 9 } as const;
+export const DataType = { FLOAT: 1, UINT8: 2, INT8: 3, INT32: 6, INT64: 7, BOOL: 9 } as const;
 export type DataType = (typeof DataType)[keyof typeof DataType];
 
 export interface TensorInit {
@@ -91,6 +91,8 @@ export interface NodeDef {
   readonly outputs: readonly string[];
   readonly name?: string;
   readonly attrs?: Readonly<Record<string, AttrValue>>;
+  /** Operator set domain; absent = the default ONNX domain (`com.microsoft` for onnxruntime's contrib ops). */
+  readonly domain?: string;
 }
 
 export interface ValueInfo {
@@ -142,6 +144,7 @@ function nodeProto(n: NodeDef): ProtoWriter {
   if (n.name) w.string(3, n.name);
   w.string(4, n.op);
   for (const [k, v] of Object.entries(n.attrs ?? {})) w.message(5, attributeProto(k, v));
+  if (n.domain) w.string(7, n.domain);
   return w;
 }
 
@@ -165,8 +168,11 @@ export function encodeModel(graph: GraphDef, opset = 17): Uint8Array {
   for (const t of graph.initializers) g.message(5, tensorProto(t));
   for (const i of graph.inputs) g.message(11, valueInfoProto(i));
   for (const o of graph.outputs) g.message(12, valueInfoProto(o));
-  const opsetId = new ProtoWriter().string(1, '').int(2, opset);
-  return new ProtoWriter().int(1, 8).string(2, 'vigil-engine').message(7, g).message(8, opsetId).finish();
+  const model = new ProtoWriter().int(1, 8).string(2, 'vigil-engine').message(7, g);
+  model.message(8, new ProtoWriter().string(1, '').int(2, opset));
+  const domains = new Set(graph.nodes.flatMap((n) => (n.domain ? [n.domain] : [])));
+  for (const domain of domains) model.message(8, new ProtoWriter().string(1, domain).int(2, 1));
+  return model.finish();
 }
 
 export function floatTensor(name: string, dims: readonly number[], data: Float32Array): TensorInit {

@@ -7,6 +7,7 @@ describe('edge package', () => {
     onnx: new Uint8Array([8, 7, 6, 5]),
     input: { name: 'image', width: 64, height: 48 },
     iccProfile: 'ignore' as const,
+    shrinkOnLoad: false,
     outputs: ['score', 'normalised', 'anomalous', 'map', 'dist'],
     threshold: 1.25,
     sha256: 'ab'.repeat(32),
@@ -27,7 +28,14 @@ describe('edge package', () => {
       input: { name: string; width: number; height: number; layout: string };
       threshold: number;
     };
-    expect(pre.input).toMatchObject({ name: 'image', width: 64, height: 48, layout: 'NCHW', iccProfile: 'ignore' });
+    expect(pre.input).toMatchObject({
+      name: 'image',
+      width: 64,
+      height: 48,
+      layout: 'NCHW',
+      iccProfile: 'ignore',
+      shrinkOnLoad: false,
+    });
     expect(pre.threshold).toBe(1.25);
     const manifest = JSON.parse(String(byName.get(MANIFEST_FILE))) as {
       name: string;

@@ -5,6 +5,7 @@ export interface ExportedOnnx {
   readonly onnx: Uint8Array;
   readonly input: { readonly name: string; readonly width: number; readonly height: number };
   readonly iccProfile: 'ignore' | 'convert';
+  readonly shrinkOnLoad: boolean;
   readonly outputs: readonly string[];
   readonly threshold: number;
   readonly sha256: string;
@@ -29,9 +30,11 @@ export const RUNNER_FILE = 'run.js';
 export const MANIFEST_FILE = 'package.json';
 
 /**
- * A runner that needs only onnxruntime-node and sharp (`npm install onnxruntime-node sharp`) and does exactly the
- * engine's preprocessing: orient, resize (bilinear, fill) to the network size, the embedded ICC profile ignored or
- * converted as the model says, drop alpha, sRGB, planar RGB / 255.
+ * A runner that needs only onnxruntime-node and sharp (`npm install onnxruntime-node sharp`) and does the engine's
+ * preprocessing: orient, the embedded ICC profile ignored or converted as the model says, drop alpha, sRGB, decode
+ * at full resolution when the model does (`shrinkOnLoad: false`), resize (bilinear, fill) to the network size,
+ * planar RGB / 255. (The engine decodes plain JPEGs with libjpeg-turbo's fast IDCT, the runner with libvips':
+ * a level or two of 255 apart on hard edges.)
  */
 const RUNNER = `#!/usr/bin/env node
 // Vigil edge package runner: node run.js <image> [<image> ...]  (needs: npm install onnxruntime-node sharp)
@@ -46,11 +49,16 @@ const pre = JSON.parse(fs.readFileSync(path.join(__dirname, 'preprocessing.json'
 
 async function tensorOf(file) {
   const { width, height } = pre.input;
-  let image = sharp(file).rotate().resize(width, height, { fit: 'fill', kernel: 'linear' });
+  let image = sharp(file).rotate();
   if (pre.input.iccProfile === 'ignore') image = image.keepIccProfile();
+  image = image.removeAlpha().toColourspace('srgb');
+  if (pre.input.shrinkOnLoad === false) {
+    // Decoded at full resolution first, as the model was trained: no JPEG shrink-on-load before the resize.
+    const full = await image.raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true });
+    image = sharp(full.data, { raw: full.info });
+  }
   const { data, info } = await image
-    .removeAlpha()
-    .toColourspace('srgb')
+    .resize(width, height, { fit: 'fill', kernel: 'linear' })
     .raw({ depth: 'uchar' })
     .toBuffer({ resolveWithObject: true });
   const n = width * height;
@@ -109,6 +117,7 @@ export function buildEdgePackage(exported: ExportedOnnx, meta: EdgePackageMeta):
       resize: { method: 'bilinear', fit: 'fill' },
       orientation: 'apply EXIF orientation first',
       iccProfile: exported.iccProfile,
+      shrinkOnLoad: exported.shrinkOnLoad,
     },
     outputs: {
       names: exported.outputs,
