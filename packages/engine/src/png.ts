@@ -106,7 +106,6 @@ export function resampleToIndices(
     const v = (map[i] as number) * scale;
     scaled[i] = v <= 0 ? 0 : v >= maxIndex ? maxIndex : v;
   }
-  const row = new Uint8Array(outW);
   let lastSrc = -1;
   for (let y = 0; y < outH; y++) {
     const src = Math.min(h - 1, Math.floor(((y + 0.5) * h) / outH));
@@ -119,18 +118,19 @@ export function resampleToIndices(
     }
     lastSrc = src;
     const r = src * w;
-    for (let x = 0; x < outW; x++) {
-      const a = scaled[r + (x0s[x] as number)] as number;
-      row[x] = (a + ((scaled[r + (x1s[x] as number)] as number) - a) * (fxs[x] as number) + 0.5) | 0;
-    }
     if (!filtered) {
-      out.set(row, o);
+      for (let x = 0; x < outW; x++) {
+        const a = scaled[r + (x0s[x] as number)] as number;
+        out[o + x] = (a + ((scaled[r + (x1s[x] as number)] as number) - a) * (fxs[x] as number) + 0.5) | 0;
+      }
       continue;
     }
+    // Interpolated and Sub-filtered in one pass.
     out[o] = 1;
     let prev = 0;
     for (let x = 0; x < outW; x++) {
-      const v = row[x] as number;
+      const a = scaled[r + (x0s[x] as number)] as number;
+      const v = (a + ((scaled[r + (x1s[x] as number)] as number) - a) * (fxs[x] as number) + 0.5) | 0;
       out[o + 1 + x] = (v - prev) & 255;
       prev = v;
     }

@@ -64,6 +64,17 @@ describe('full-resolution decoding (shrinkOnLoad: false)', () => {
     expect(d.max).toBeLessThan(16 / 255);
   });
 
+  it('reads a greyscale JPEG directly as three equal planes', async () => {
+    const grey = await sharp(pixels, raw).toColourspace('b-w').jpeg({ quality: 95 }).toBuffer();
+    expect((await sharp(grey).metadata()).channels).toBe(1);
+    const viaSharp = await prepareImage(await sharp(grey).png().toBuffer(), opts);
+    const direct = await prepareImage(grey, opts);
+    const n = direct.netW * direct.netH;
+    expect(direct.tensor.subarray(0, n)).toEqual(direct.tensor.subarray(n, 2 * n));
+    expect(direct.tensor.subarray(0, n)).toEqual(direct.tensor.subarray(2 * n));
+    expect(diffs(direct.tensor, viaSharp.tensor).mean).toBeLessThan(2 / 255);
+  });
+
   it('orients an EXIF-rotated JPEG (through sharp) and names a truncated one INVALID_IMAGE', async () => {
     const rotated = await sharp(pixels, raw).jpeg().withMetadata({ orientation: 6 }).toBuffer();
     const p = await prepareImage(rotated, opts);

@@ -176,21 +176,43 @@ async function prepareJpegDirectly(bytes: Uint8Array, opts: PreprocessOptions): 
   if (!header || header.orientation !== 1 || (header.components !== 1 && header.components !== 3)) return undefined;
   if (header.hasIccProfile && opts.iccProfile !== 'ignore') return undefined;
   const { width, height } = checkSize(header.width, header.height);
-  let region: RawRegion;
+  const pixels = decodeBuffers.take(width * height * 3);
   try {
-    const out = await decompress(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength), {
-      format: FORMAT_RGB,
-    });
-    if (out.width !== width || out.height !== height) return undefined;
-    region = { data: out.data, width, height, channels: 3 };
-  } catch {
-    return undefined;
+    let region: RawRegion;
+    try {
+      const out = await decompress(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength), pixels, {
+        format: FORMAT_RGB,
+      });
+      if (out.width !== width || out.height !== height) return undefined;
+      region = { data: out.data, width, height, channels: 3 };
+    } catch {
+      return undefined;
+    }
+    const roi = { left: 0, top: 0, width, height };
+    const { netW, netH } = netSizeOf(roi, opts);
+    const data = await resizeRaw(region, netW, netH);
+    return { tensor: planar(data, 3, netW * netH), netW, netH, width, height, roi };
+  } finally {
+    decodeBuffers.giveBack(pixels);
   }
-  const roi = { left: 0, top: 0, width, height };
-  const { netW, netH } = netSizeOf(roi, opts);
-  const data = await resizeRaw(region, netW, netH);
-  return { tensor: planar(data, 3, netW * netH), netW, netH, width, height, roi };
 }
+
+/**
+ * Decoded-pixel buffers, reused across images of the same size: a 576x768 photo is 1.3 MB, and allocating one
+ * per image kept V8's collector busy with external memory. A few per size, for the requests in flight.
+ */
+const decodeBuffers = {
+  spare: new Map<number, Buffer[]>(),
+  take(size: number): Buffer {
+    return this.spare.get(size)?.pop() ?? Buffer.allocUnsafe(size);
+  },
+  giveBack(buffer: Buffer): void {
+    if (!this.spare.has(buffer.length) && this.spare.size >= 4) this.spare.clear();
+    const list = this.spare.get(buffer.length) ?? [];
+    if (list.length < 4) list.push(buffer);
+    this.spare.set(buffer.length, list);
+  },
+};
 
 /** sharp's linear resize of raw pixels (the same kernel as the one-pipeline path). */
 async function resizeRaw(region: RawRegion, netW: number, netH: number): Promise<Buffer> {

@@ -37,7 +37,7 @@ export interface FeatureSpec {
 }
 
 /** Bumped when the generated ONNX changes for the same spec, so stale cache files are not reused. */
-const CONVERTER_VERSION = 3;
+const CONVERTER_VERSION = 4;
 
 export interface FeatureExtractorInfo {
   readonly spec: FeatureSpec;
@@ -224,7 +224,10 @@ export function featureGraphParts(spec: FeatureSpec): {
     );
     if (b.kind === 'graph') {
       calibration.push(...calibrationTensors(p.nodes));
-      if (spec.activationRanges) p = quantizeBody(p.nodes, p.inits, spec.activationRanges);
+      if (spec.activationRanges) {
+        const features = spec.layers.map((d) => `${id}/${b.layers[d].name}`);
+        p = quantizeBody(p.nodes, p.inits, spec.activationRanges, features);
+      }
     }
     nodes.push(...p.nodes);
     inits.push(...p.inits);
