@@ -221,7 +221,8 @@ async function main(): Promise<void> {
   await throughput((b) => pool.detect(b), poolInflight, 1);
   const poolCpu = process.cpuUsage();
   const imagesPerSecond = await throughput((b) => pool.detect(b), poolInflight, 8);
-  const poolCpuMsPerImage = ((c) => (c.user + c.system) / 1000 / (8 * testBufs.length))(process.cpuUsage(poolCpu));
+  const poolCpuUsed = process.cpuUsage(poolCpu);
+  const poolCpuMsPerImage = (poolCpuUsed.user + poolCpuUsed.system) / 1000 / (8 * testBufs.length);
   await pool.release();
   const peakRssMb = process.resourceUsage().maxRSS / 1024;
 

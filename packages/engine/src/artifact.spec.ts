@@ -8,7 +8,12 @@ const header: Omit<ArtifactHeader, 'sections'> = {
   engineVersion: 'test',
   createdAt: '2024-01-01T00:00:00.000Z',
   backbone: { digest: 'abc', licence: 'MIT', channels: 2, stride: 8 },
-  config: { ...DEFAULT_CONFIG, backbones: [...DEFAULT_CONFIG.backbones], layers: [...DEFAULT_CONFIG.layers] },
+  config: {
+    ...DEFAULT_CONFIG,
+    backbones: [...DEFAULT_CONFIG.backbones],
+    layers: [...DEFAULT_CONFIG.layers],
+    activationRanges: { 'mnv2-mid/expanded_conv_1/add': [-1.5, 2.25] },
+  },
   bank: { rows: 3, dims: 2, dtype: 'float16' },
   threshold: { image: 1, pixel: 1, scale: 0.1, policy: '{"mode":"f1"}' },
   classes: [{ name: 'crack', color: '#23A436' }],
@@ -85,11 +90,18 @@ describe('model artifact', () => {
     delete older.shrinkOnLoad;
     const read = readArtifact(writeArtifact({ ...header, config: older as ArtifactHeader['config'] }, sections));
     expect([read.header.config.precision, read.header.config.shrinkOnLoad]).toEqual(['fp32', true]);
-    const ranges = { 'mnv2-mid/expanded_conv_1/add': [-1.5, 2.25] as const };
-    const current = readArtifact(
-      writeArtifact({ ...header, config: { ...header.config, activationRanges: ranges } }, sections),
-    ).header.config;
-    expect([current.precision, current.shrinkOnLoad, current.activationRanges]).toEqual(['int8', false, ranges]);
+    const current = readArtifact(writeArtifact(header, sections)).header.config;
+    expect([current.precision, current.shrinkOnLoad, current.activationRanges]).toEqual([
+      'int8',
+      false,
+      header.config.activationRanges,
+    ]);
+  });
+
+  it('refuses an int8 model without the activation ranges its network was quantized with', () => {
+    const unranged: ArtifactHeader['config'] = { ...header.config };
+    delete (unranged as Partial<ArtifactHeader['config']>).activationRanges;
+    rejects(writeArtifact({ ...header, config: unranged }, sections), /header is invalid/);
   });
 
   it('rejects corrupt, truncated, foreign and future-version files with typed errors', () => {

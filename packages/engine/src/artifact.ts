@@ -27,47 +27,51 @@ export const headerSchema = z.object({
   engineVersion: z.string(),
   createdAt: z.string(),
   backbone: z.object({ digest: z.string(), licence: z.string(), channels: z.number().int(), stride: z.number().int() }),
-  config: z.object({
-    backbones: z.array(z.enum(['mnv2-mid', 'mnv2-keras'])).min(1),
-    layers: z.array(z.enum(['mid', 'deep', 'deeper'])).min(1),
-    aggregation: z.number().int(),
-    inputSize: z.number().int(),
-    coresetRatio: z.number(),
-    maxBankSize: z.number().int(),
-    maxCandidates: z.number().int(),
-    projectionDim: z.number().int(),
-    topK: z.number().int(),
-    reweight: z.boolean(),
-    neighbours: z.number().int(),
-    sigma: z.number(),
-    roi: roiSchema.optional(),
-    iccProfile: z.enum(['ignore', 'convert']).default('convert'), // absent: written before the option, converted
-    shrinkOnLoad: z.boolean().default(true), // absent: written before the option, shrunk on load
-    tiles: z.number().int().min(0).default(1), // 0 or 1: no tiling
-    tileOverlap: z.number().min(0).max(0.5).default(0.125),
-    precision: z.enum(['int8', 'fp32']).default('fp32'), // absent: written before int8, float
-    activationRanges: z
-      .record(z.string(), z.tuple([z.number(), z.number()]).readonly())
-      .readonly()
-      .optional(),
-    customBackbone: z
-      .object({
-        name: z.string(),
-        path: z.string(),
-        inputName: z.string().optional(),
-        featureNodes: z.array(z.string()).min(1).readonly(),
-        inputSize: z.object({ width: z.number().int().positive(), height: z.number().int().positive() }).optional(),
-        mean: z.tuple([z.number(), z.number(), z.number()]).readonly(),
-        std: z.tuple([z.number(), z.number(), z.number()]).readonly(),
-        licence: z.string().optional(),
-        digest: z.string().optional(),
-        layers: z
-          .array(z.object({ name: z.string(), stride: z.number().int(), channels: z.number().int() }))
-          .readonly()
-          .optional(),
-      })
-      .optional(),
-  }),
+  config: z
+    .object({
+      backbones: z.array(z.enum(['mnv2-mid', 'mnv2-keras'])).min(1),
+      layers: z.array(z.enum(['mid', 'deep', 'deeper'])).min(1),
+      aggregation: z.number().int(),
+      inputSize: z.number().int(),
+      coresetRatio: z.number(),
+      maxBankSize: z.number().int(),
+      maxCandidates: z.number().int(),
+      projectionDim: z.number().int(),
+      topK: z.number().int(),
+      reweight: z.boolean(),
+      neighbours: z.number().int(),
+      sigma: z.number(),
+      roi: roiSchema.optional(),
+      iccProfile: z.enum(['ignore', 'convert']).default('convert'), // absent: written before the option, converted
+      shrinkOnLoad: z.boolean().default(true), // absent: written before the option, shrunk on load
+      tiles: z.number().int().min(0).default(1), // 0 or 1: no tiling
+      tileOverlap: z.number().min(0).max(0.5).default(0.125),
+      precision: z.enum(['int8', 'fp32']).default('fp32'), // absent: written before int8, float
+      activationRanges: z
+        .record(z.string(), z.tuple([z.number(), z.number()]).readonly())
+        .readonly()
+        .optional(),
+      customBackbone: z
+        .object({
+          name: z.string(),
+          path: z.string(),
+          inputName: z.string().optional(),
+          featureNodes: z.array(z.string()).min(1).readonly(),
+          inputSize: z.object({ width: z.number().int().positive(), height: z.number().int().positive() }).optional(),
+          mean: z.tuple([z.number(), z.number(), z.number()]).readonly(),
+          std: z.tuple([z.number(), z.number(), z.number()]).readonly(),
+          licence: z.string().optional(),
+          digest: z.string().optional(),
+          layers: z
+            .array(z.object({ name: z.string(), stride: z.number().int(), channels: z.number().int() }))
+            .readonly()
+            .optional(),
+        })
+        .optional(),
+    })
+    .refine((c) => c.precision !== 'int8' || c.customBackbone || c.activationRanges, {
+      message: 'an int8 model records the activation ranges its network was quantized with',
+    }),
   bank: z.object({ rows: z.number().int().positive(), dims: z.number().int().positive(), dtype: z.literal('float16') }),
   /** Sharpening with labelled anomalies (Method 3b); absent = off. */
   sharpening: z

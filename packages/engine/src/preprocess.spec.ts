@@ -1,5 +1,9 @@
+import type * as JpegTurbo from '@julusian/jpeg-turbo';
 import sharp from 'sharp';
 import { prepareImage } from './preprocess';
+
+// The module object preprocess.ts calls into (an `import * as` would be an interop copy that spies cannot reach).
+const jpegTurbo = jest.requireActual<typeof JpegTurbo>('@julusian/jpeg-turbo');
 
 describe('preprocessing an image with an embedded ICC profile', () => {
   it('uses the stored values when told to ignore the profile, and converts to sRGB otherwise', async () => {
@@ -54,8 +58,14 @@ describe('full-resolution decoding (shrinkOnLoad: false)', () => {
     // The same JPEG as PNG-wrapped pixels decoded by sharp: the reference for the same maths without libjpeg-turbo.
     const decoded = await sharp(jpeg).raw().toBuffer();
     const png = await sharp(decoded, raw).png().toBuffer();
+    const decodes = jest.spyOn(jpegTurbo, 'decompress');
     const direct = await prepareImage(jpeg, opts);
+    expect(decodes).toHaveBeenCalledTimes(1); // the JPEG went to libjpeg-turbo
     const viaSharp = await prepareImage(png, opts);
+    expect(decodes).toHaveBeenCalledTimes(1);
+    await prepareImage(jpeg, { ...opts, shrinkOnLoad: true }); // older models keep libvips' shrink-on-load
+    expect(decodes).toHaveBeenCalledTimes(1);
+    decodes.mockRestore();
     expect([direct.netW, direct.netH, direct.width, direct.height]).toEqual([48, 32, 96, 64]);
     // The binding decodes with libjpeg-turbo's fast integer IDCT, libvips with the accurate one: a level of 255
     // or two on average on this hard-edged pattern, more at the sharpest edges (training and detection decode alike).
@@ -77,7 +87,10 @@ describe('full-resolution decoding (shrinkOnLoad: false)', () => {
 
   it('orients an EXIF-rotated JPEG (through sharp) and names a truncated one INVALID_IMAGE', async () => {
     const rotated = await sharp(pixels, raw).jpeg().withMetadata({ orientation: 6 }).toBuffer();
+    const decodes = jest.spyOn(jpegTurbo, 'decompress');
     const p = await prepareImage(rotated, opts);
+    expect(decodes).not.toHaveBeenCalled(); // a rotation is sharp's to apply
+    decodes.mockRestore();
     expect([p.width, p.height, p.netW, p.netH]).toEqual([64, 96, 32, 48]);
     const jpeg = await sharp(pixels, raw).jpeg().toBuffer();
     await expect(prepareImage(jpeg.subarray(0, jpeg.length >> 1), opts)).rejects.toMatchObject({

@@ -247,6 +247,22 @@ export function featureGraphParts(spec: FeatureSpec): {
   return { nodes, inits, info, calibration };
 }
 
+/**
+ * The tensors `FeatureExtractor.calibrate` measures for a spec, by networks and layers (they do not depend on the
+ * aggregation): finding them converts the networks, ~40-150 ms, and the automatic configuration calibrates each
+ * of its candidates.
+ */
+const calibrationNames = new Map<string, readonly string[]>();
+function calibrationTensorsOf(spec: FeatureSpec): readonly string[] {
+  const key = JSON.stringify([spec.backbones, spec.layers]);
+  let names = calibrationNames.get(key);
+  if (!names) {
+    names = featureGraphParts(spec).calibration;
+    calibrationNames.set(key, names);
+  }
+  return names;
+}
+
 /** Returns the feature graph for a spec, converting it once and caching it under cacheDir. */
 export function featureGraphBytes(spec: FeatureSpec, cacheDir = defaultCacheDir()): Uint8Array {
   const key = createHash('sha256')
@@ -331,7 +347,7 @@ export class FeatureExtractor {
   ): Promise<ActivationRanges> {
     if (spec.custom) return {};
     const float: FeatureSpec = { ...spec, activationRanges: undefined };
-    const { calibration } = featureGraphParts(float);
+    const calibration = calibrationTensorsOf(float);
     if (!calibration.length) return {};
     const bytes = appendGraphOutputs(featureGraphBytes(float, opts.cacheDir), calibration);
     let session: ort.InferenceSession;
